@@ -1,0 +1,29 @@
+# The two commands a newcomer needs: `make run` and `make test`. Both install what is missing first.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt | sha256sum | cut -c1-12)
+
+.PHONY: install run demo test lint
+
+$(STAMP): requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Build the demo registry if it is missing (synthetic data, both models, Qdrant index), then start the app.
+run: install
+	$(PY) -m services.cli demo
+	$(PY) -m streamlit run app.py --server.headless true
+
+lint: install
+	$(PY) -m ruff check .
+
+## Lint, then the whole test suite (unit, integration, AppTest and the headless-browser journey).
+test: install
+	bash scripts/ensure_chromium.sh
+	$(PY) -m ruff check .
+	$(PY) -m pytest

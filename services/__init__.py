@@ -1,0 +1,1 @@
+"""AnomalyLens service layer: all logic and I/O, no Streamlit import."""

@@ -1,0 +1,111 @@
+"""The one settings object: environment variables prefixed ``ANOMALYLENS_``.
+
+Every path, device choice and service address the project uses comes from here;
+the README's configuration table documents each variable.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from pathlib import Path
+
+PREFIX = "ANOMALYLENS_"
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEVICES = ("auto", "cpu", "cuda")
+CATEGORIES = ("tile", "leather", "grid")
+
+
+class SettingsError(ValueError):
+    """A setting has a value that is not accepted."""
+
+
+def _path(value: str) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+def _int(name: str, value: str) -> int:
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise SettingsError(f"{PREFIX}{name}={value!r} is not an integer") from exc
+
+
+def _bool(name: str, value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise SettingsError(f"{PREFIX}{name}={value!r} is not a boolean; use 1/0, true/false, yes/no or on/off")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved configuration; build it with :meth:`from_env` or :func:`get_settings`."""
+
+    data_root: Path = field(default_factory=lambda: PROJECT_ROOT / "data")
+    registry_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "models")
+    device: str = "auto"
+    qdrant_url: str = ""
+    qdrant_api_key: str = ""
+    seed: int = 0
+    max_image_pixels: int = 50_000_000
+    allow_downloads: bool = False
+    weights_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "models" / "weights")
+
+    def __post_init__(self) -> None:
+        if self.device not in DEVICES:
+            raise SettingsError(f"{PREFIX}DEVICE={self.device!r} is not one of {', '.join(DEVICES)}")
+        if self.max_image_pixels <= 0:
+            raise SettingsError(f"{PREFIX}MAX_IMAGE_PIXELS must be positive, got {self.max_image_pixels}")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read every ``ANOMALYLENS_*`` variable; unset ones keep their defaults."""
+        env = os.environ if env is None else env
+        values: dict[str, object] = {}
+        readers = {
+            "DATA_ROOT": ("data_root", _path),
+            "REGISTRY": ("registry_dir", _path),
+            "DEVICE": ("device", lambda v: v.strip().lower()),
+            "QDRANT_URL": ("qdrant_url", str.strip),
+            "QDRANT_API_KEY": ("qdrant_api_key", str.strip),
+            "SEED": ("seed", lambda v: _int("SEED", v)),
+            "MAX_IMAGE_PIXELS": ("max_image_pixels", lambda v: _int("MAX_IMAGE_PIXELS", v)),
+            "ALLOW_DOWNLOADS": ("allow_downloads", lambda v: _bool("ALLOW_DOWNLOADS", v)),
+            "WEIGHTS_DIR": ("weights_dir", _path),
+        }
+        for suffix, (attr, read) in readers.items():
+            raw = env.get(PREFIX + suffix)
+            if raw is not None:
+                values[attr] = read(raw)
+        if "weights_dir" not in values and "registry_dir" in values:
+            values["weights_dir"] = Path(values["registry_dir"]) / "weights"  # type: ignore[arg-type]
+        return cls(**values)  # type: ignore[arg-type]
+
+    @property
+    def qdrant_path(self) -> Path:
+        """Folder of the embedded Qdrant store (used when no URL is set)."""
+        return self.registry_dir / "qdrant"
+
+    def resolved_device(self) -> str:
+        """``cuda`` when asked for or when ``auto`` finds a GPU, else ``cpu``."""
+        if self.device != "auto":
+            return self.device
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+
+    def with_overrides(self, **changes: object) -> Settings:
+        """A copy with some fields replaced (CLI flags, tests)."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings.from_env()

@@ -1,0 +1,64 @@
+"""Settings come from ANOMALYLENS_* variables with documented defaults and clear errors."""
+
+from pathlib import Path
+
+import pytest
+
+from services.settings import PROJECT_ROOT, Settings, SettingsError
+
+
+def test_defaults_live_in_the_project() -> None:
+    settings = Settings.from_env({})
+    assert settings.data_root == PROJECT_ROOT / "data"
+    assert settings.registry_dir == PROJECT_ROOT / "models"
+    assert settings.qdrant_path == PROJECT_ROOT / "models" / "qdrant"
+    assert settings.device == "auto"
+    assert settings.qdrant_url == ""
+    assert settings.allow_downloads is False
+
+
+def test_reads_every_variable(tmp_path: Path) -> None:
+    env = {
+        "ANOMALYLENS_DATA_ROOT": str(tmp_path / "d"),
+        "ANOMALYLENS_REGISTRY": str(tmp_path / "r"),
+        "ANOMALYLENS_DEVICE": "CPU",
+        "ANOMALYLENS_QDRANT_URL": " http://127.0.0.1:6333 ",
+        "ANOMALYLENS_QDRANT_API_KEY": "secret",
+        "ANOMALYLENS_SEED": "7",
+        "ANOMALYLENS_MAX_IMAGE_PIXELS": "1000",
+        "ANOMALYLENS_ALLOW_DOWNLOADS": "yes",
+    }
+    settings = Settings.from_env(env)
+    assert settings.data_root == tmp_path / "d"
+    assert settings.registry_dir == tmp_path / "r"
+    assert settings.weights_dir == tmp_path / "r" / "weights"
+    assert settings.device == "cpu"
+    assert settings.qdrant_url == "http://127.0.0.1:6333"
+    assert settings.qdrant_api_key == "secret"
+    assert (settings.seed, settings.max_image_pixels, settings.allow_downloads) == (7, 1000, True)
+
+
+def test_relative_paths_resolve_against_project_root() -> None:
+    assert Settings.from_env({"ANOMALYLENS_DATA_ROOT": "elsewhere"}).data_root == PROJECT_ROOT / "elsewhere"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("ANOMALYLENS_DEVICE", "tpu", "not one of auto, cpu, cuda"),
+        ("ANOMALYLENS_SEED", "abc", "is not an integer"),
+        ("ANOMALYLENS_ALLOW_DOWNLOADS", "maybe", "is not a boolean"),
+        ("ANOMALYLENS_MAX_IMAGE_PIXELS", "0", "must be positive"),
+    ],
+)
+def test_bad_values_name_the_variable(name: str, value: str, message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env({name: value})
+
+
+def test_auto_device_resolves_to_an_available_one() -> None:
+    import torch
+
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert Settings.from_env({}).resolved_device() == expected
+    assert Settings.from_env({"ANOMALYLENS_DEVICE": "cpu"}).resolved_device() == "cpu"
