@@ -6,9 +6,13 @@ import ipaddress
 import os
 import socket
 from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
+
+from services.registry import Run
+from services.settings import Settings
 
 os.environ.setdefault("TQDM_DISABLE", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -60,3 +64,32 @@ def tiny_synthetic_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from services.synthetic import SynthConfig, generate_dataset
 
     return generate_dataset(tmp_path_factory.mktemp("synthetic"), config=SynthConfig.tiny()).root
+
+
+@dataclass(frozen=True)
+class TinyRegistry:
+    """Both models trained on the tiny synthetic ``tile`` category into a temporary registry."""
+
+    settings: Settings
+    runs: dict[str, Run]  # by model name
+    dataset_root: Path
+
+
+@pytest.fixture(scope="session")
+def tiny_registry(tiny_synthetic_root: Path, tmp_path_factory: pytest.TempPathFactory) -> TinyRegistry:
+    """Train PatchCore (64 px) and EfficientAd (3 steps) once per session; the pipeline's own code path."""
+    from services.datasets import open_dataset
+    from services.model_factory import profile_config
+    from services.training import run_benchmark
+
+    root = tmp_path_factory.mktemp("registry")
+    settings = Settings(data_root=root / "data", registry_dir=root / "models", weights_dir=root / "models" / "weights")
+    configs = {
+        "patchcore": replace(profile_config("demo", "patchcore", seed=0), image_size=64, coreset_ratio=0.2),
+        "efficientad": replace(profile_config("demo", "efficientad", seed=0), max_steps=3),
+    }
+    dataset = open_dataset(tiny_synthetic_root, ("tile",))
+    runs = run_benchmark(dataset, configs, ("tile",), settings, profile="demo", device="cpu", progress=lambda _: None)
+    return TinyRegistry(
+        settings=settings, runs={run.record.model: run for run in runs}, dataset_root=tiny_synthetic_root
+    )

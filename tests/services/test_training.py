@@ -17,7 +17,7 @@ from services.datasets import open_dataset
 from services.model_factory import load_model, profile_config
 from services.protocol import PSEUDO_DEFECT, build_protocol
 from services.settings import PROJECT_ROOT, Settings
-from services.training import run_benchmark
+from tests.conftest import TinyRegistry
 
 pytestmark = pytest.mark.slow
 
@@ -25,23 +25,13 @@ METRIC_FIELDS = {"image_auroc", "image_f1", "image_f1max", "pixel_auroc", "pixel
 
 
 @pytest.fixture(scope="module")
-def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    root = tmp_path_factory.mktemp("registry")
-    return Settings(data_root=root / "data", registry_dir=root / "models", weights_dir=root / "models" / "weights")
+def settings(tiny_registry: TinyRegistry) -> Settings:
+    return tiny_registry.settings
 
 
 @pytest.fixture(scope="module")
-def tiny_configs() -> dict:
-    return {
-        "patchcore": replace(profile_config("demo", "patchcore", seed=0), image_size=64, coreset_ratio=0.2),
-        "efficientad": replace(profile_config("demo", "efficientad", seed=0), max_steps=3),
-    }
-
-
-@pytest.fixture(scope="module")
-def runs(tiny_synthetic_root: Path, settings: Settings, tiny_configs: dict) -> list[registry.Run]:
-    dataset = open_dataset(tiny_synthetic_root, ("tile",))
-    return run_benchmark(dataset, tiny_configs, ("tile",), settings, profile="demo", device="cpu", progress=lambda _: None)
+def runs(tiny_registry: TinyRegistry) -> list[registry.Run]:
+    return list(tiny_registry.runs.values())
 
 
 def test_protocol_keeps_test_images_out_of_train_and_validation(tiny_synthetic_root: Path, settings: Settings) -> None:
@@ -58,7 +48,7 @@ def test_protocol_keeps_test_images_out_of_train_and_validation(tiny_synthetic_r
 
 
 def test_thresholds_never_read_test_files(
-    tiny_synthetic_root: Path, settings: Settings, tiny_configs: dict, monkeypatch: pytest.MonkeyPatch
+    tiny_synthetic_root: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import anomalib.data.datasets.base.image as anomalib_image
     from anomalib.engine import Engine
@@ -71,12 +61,23 @@ def test_thresholds_never_read_test_files(
     monkeypatch.setattr(anomalib_image, "read_image", lambda p, **k: opened.append(str(p)) or real_read_image(p, **k))
     monkeypatch.setattr(anomalib_image, "read_mask", lambda p, **k: opened.append(str(p)) or real_read_mask(p, **k))
     protocol = build_protocol(open_dataset(tiny_synthetic_root, ("tile",)), "tile", settings, seed=0)
-    model = build_model(tiny_configs["patchcore"], settings).module
-    engine = Engine(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False, default_root_dir=settings.registry_dir / "tmp")
+    config = replace(profile_config("demo", "patchcore", seed=0), image_size=64, coreset_ratio=0.2)
+    model = build_model(config, settings).module
+    engine = Engine(
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_progress_bar=False,
+        default_root_dir=settings.registry_dir / "tmp",
+    )
     engine.fit(model=model, datamodule=ProtocolDataModule(protocol, train_batch_size=4, eval_batch_size=4))
     assert opened, "the spy saw no file"
     test_root = tiny_synthetic_root / "tile"
-    leaked = [p for p in opened if Path(p).is_relative_to(test_root / "test") or Path(p).is_relative_to(test_root / "ground_truth")]
+    leaked = [
+        p
+        for p in opened
+        if Path(p).is_relative_to(test_root / "test") or Path(p).is_relative_to(test_root / "ground_truth")
+    ]
     assert leaked == []
     assert np.isfinite(float(model.post_processor.image_threshold))
 
@@ -84,7 +85,14 @@ def test_thresholds_never_read_test_files(
 def test_every_artefact_and_metric_field(runs: list[registry.Run], tiny_synthetic_root: Path) -> None:
     assert sorted(run.record.model for run in runs) == ["efficientad", "patchcore"]
     for run in runs:
-        for name in (registry.CHECKPOINT, registry.METRICS, registry.PREDICTIONS, registry.CURVES, registry.MAPS, registry.MANIFEST):
+        for name in (
+            registry.CHECKPOINT,
+            registry.METRICS,
+            registry.PREDICTIONS,
+            registry.CURVES,
+            registry.MAPS,
+            registry.MANIFEST,
+        ):
             assert (run.path / name).is_file(), name
         assert list((run.path / registry.HEATMAPS).glob("*.png"))
         record = run.record
