@@ -58,7 +58,7 @@ def test_prediction_is_at_input_resolution_with_regions(detector: Detector, test
     assert prediction.is_anomalous == (prediction.score > CALIBRATED_THRESHOLD)
     for region in prediction.regions:
         x, y, w, h = region.bbox
-        assert 0 <= x and 0 <= y and x + w <= 150 and y + h <= 97
+        assert x >= 0 and y >= 0 and x + w <= 150 and y + h <= 97
         assert region.max_score > CALIBRATED_THRESHOLD
     assert set(prediction.timings_ms) == {"decode", "model", "regions", "total"}
 

@@ -1,0 +1,95 @@
+"""Indexing a run into the store, searching it back, and leave-one-image-out retrieval figures."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from services import registry
+from services.defect_index import (
+    StoredMaps,
+    defect_type_of,
+    evaluate_retrieval,
+    index_run,
+    record_retrieval,
+    regions_of,
+)
+from services.embeddings import IMAGE_DIM, REGION_DIM, Embedder
+from services.similarity import SearchFilters, SimilarityStore, open_store, vote_defect_type
+from tests.conftest import TinyRegistry
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def embedder(tiny_registry: TinyRegistry) -> Embedder:
+    return Embedder(tiny_registry.settings)
+
+
+@pytest.fixture(scope="module")
+def store(tiny_registry: TinyRegistry) -> SimilarityStore:
+    return open_store(tiny_registry.settings)
+
+
+def test_regions_fall_back_to_the_peak_when_nothing_passes_the_threshold() -> None:
+    anomaly_map = np.full((32, 32), 0.1, np.float32)
+    anomaly_map[10:14, 20:25] = 0.3
+    regions = regions_of(anomaly_map)
+    assert len(regions) == 1
+    assert regions[0].bbox == (20, 10, 5, 4)
+    anomaly_map[0:3, 0:8] = 0.9
+    assert [r.bbox for r in regions_of(anomaly_map)] == [(0, 0, 8, 3)]
+
+
+def test_defect_type_comes_from_the_folder() -> None:
+    assert defect_type_of("tile/test/glue_strip/003.png") == "glue_strip"
+
+
+def test_index_is_idempotent_and_searchable(
+    tiny_registry: TinyRegistry, store: SimilarityStore, embedder: Embedder
+) -> None:
+    run = tiny_registry.runs["patchcore"]
+    first = index_run(run, store, embedder)
+    filters = SearchFilters(run=run.record.run, model="patchcore", kind="region")
+    count = store.count(filters)
+    assert first.images == 10 and first.regions == count >= first.images
+    second = index_run(run, store, embedder)
+    assert second == first and store.count(filters) == count
+    assert store.count(SearchFilters(run=run.record.run, model="patchcore", kind="image")) == first.images
+    stored = StoredMaps.of(run)
+    path = tiny_registry.dataset_root / next(p for p in stored.image_paths if "/crack/" in p)
+    item = store.browse(SearchFilters(run=run.record.run, kind="region", defect_type="crack"), limit=1)[0]
+    assert item.payload.defect_type == "crack" and item.payload.category == "tile"
+    from PIL import Image
+
+    rgb = np.asarray(Image.open(path).convert("RGB"))
+    index = stored.image_paths.index(str(path.relative_to(tiny_registry.dataset_root)))
+    anomaly_map = np.asarray(Image.fromarray(stored.maps[index].astype(np.float32)).resize(rgb.shape[1::-1]))
+    vectors = embedder.region_vectors(rgb, anomaly_map, regions_of(anomaly_map))
+    assert vectors.shape[1] == REGION_DIM and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    own = store.search(vectors[0], k=1, filters=filters)[0]
+    assert own.payload.image_path == str(path) and own.similarity == pytest.approx(1.0, abs=1e-4)
+    others = store.search(
+        vectors[0], k=5, filters=SearchFilters(**{**filters.__dict__, "exclude_image_path": str(path)})
+    )
+    assert others and all(n.payload.image_path != str(path) for n in others)
+    assert vote_defect_type(others).total == len(others)
+    assert embedder.image_vector(rgb).shape == (IMAGE_DIM,)
+
+
+def test_retrieval_metrics_are_recorded(
+    tiny_registry: TinyRegistry, store: SimilarityStore, embedder: Embedder
+) -> None:
+    run = tiny_registry.runs["patchcore"]
+    index_run(run, store, embedder)
+    metrics = evaluate_retrieval(run, store, embedder)
+    assert metrics.queries >= 10
+    for value in (metrics.precision_at_1, metrics.precision_at_5, metrics.mean_average_precision):
+        assert 0.0 <= value <= 1.0
+    record_retrieval(run, metrics)
+    saved = json.loads((run.path / registry.METRICS).read_text())["retrieval"]
+    assert saved["precision_at_5"] == metrics.precision_at_5
+    assert registry.manifest_status(run.path) == "ok"
+    assert registry.load_run(run.path).record.retrieval["queries"] == metrics.queries
