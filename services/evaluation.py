@@ -25,7 +25,7 @@ CURVE_POINTS = 200
 
 
 @dataclass(frozen=True)
-class TestSetScores:
+class ScoredTestSet:
     """Everything the model said about the test split, aligned with ``samples``."""
 
     samples: tuple[Sample, ...]
@@ -76,7 +76,7 @@ def _load(sample: Sample) -> tuple[torch.Tensor, torch.Tensor]:
 
 def score_samples(
     model: AnomalibModule, samples: Sequence[Sample], device: str = "cpu", batch_size: int = 8
-) -> TestSetScores:
+) -> ScoredTestSet:
     """Run the model over samples (images of one size per batch) and keep ground truth at model resolution."""
     model.eval().to(device)
     batches, masks = [], []
@@ -87,7 +87,7 @@ def score_samples(
         inputs, gt_masks = model_inputs(model, images, gt)
         batches.append(score_inputs(model, inputs.to(device)))
         masks.append(gt_masks.cpu().numpy())
-    return TestSetScores(samples=tuple(samples), scored=concat(batches), gt_masks=np.concatenate(masks))
+    return ScoredTestSet(samples=tuple(samples), scored=concat(batches), gt_masks=np.concatenate(masks))
 
 
 def _f1max(labels: np.ndarray, scores: np.ndarray) -> float:
@@ -106,7 +106,7 @@ def _aupro(raw_maps: np.ndarray, gt_masks: np.ndarray) -> float:
     return float(metric.compute())
 
 
-def compute_metrics(scores: TestSetScores) -> MetricValues:
+def compute_metrics(scores: ScoredTestSet) -> MetricValues:
     """AUROC and F1 at image and pixel level, F1Max (oracle) and AUPRO (FPR ≤ 0.3)."""
     labels, scored = scores.gt_labels, scores.scored
     pixel_labels = scores.gt_masks.reshape(-1)
@@ -129,7 +129,7 @@ def _thin(x: np.ndarray, y: np.ndarray, thresholds: np.ndarray) -> Curve:
     return Curve(x=x[keep].tolist(), y=y[keep].tolist(), thresholds=finite.tolist())
 
 
-def image_curves(scores: TestSetScores) -> dict[str, Curve]:
+def image_curves(scores: ScoredTestSet) -> dict[str, Curve]:
     """Image-level ROC (x = FPR, y = TPR) and PR (x = recall, y = precision) on normalised scores."""
     labels, values = scores.gt_labels, scores.scored.scores
     fpr, tpr, roc_thresholds = roc_curve(labels, values)

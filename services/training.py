@@ -22,7 +22,7 @@ from PIL import Image
 
 from services import registry
 from services.datasets import DatasetInfo
-from services.evaluation import TestSetScores, compute_metrics, image_curves, score_samples
+from services.evaluation import ScoredTestSet, compute_metrics, image_curves, score_samples
 from services.model_factory import ModelConfig, build_model, concrete
 from services.protocol import EvaluationProtocol, ProtocolDataModule, build_protocol
 from services.registry import Run, RunMetrics
@@ -102,7 +102,7 @@ def _quiet_libraries() -> None:
     warnings.filterwarnings("ignore", module="anomalib")
 
 
-def _write_predictions(path: Path, scores: TestSetScores, root: Path) -> None:
+def _write_predictions(path: Path, scores: ScoredTestSet, root: Path) -> None:
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["image_path", "defect_type", "gt_label", "score", "raw_score", "pred_label"])
@@ -120,7 +120,7 @@ def _write_predictions(path: Path, scores: TestSetScores, root: Path) -> None:
             )
 
 
-def _write_maps(path: Path, scores: TestSetScores, root: Path) -> None:
+def _write_maps(path: Path, scores: ScoredTestSet, root: Path) -> None:
     np.savez_compressed(
         path,
         image_paths=np.array([str(s.path.relative_to(root)) for s in scores.samples]),
@@ -131,7 +131,7 @@ def _write_maps(path: Path, scores: TestSetScores, root: Path) -> None:
     )
 
 
-def _write_panels(folder: Path, scores: TestSetScores) -> None:
+def _write_panels(folder: Path, scores: ScoredTestSet) -> None:
     folder.mkdir(exist_ok=True)
     written: dict[str, int] = {}
     height, width = scores.gt_masks.shape[-2:]

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from services.datasets import Sample
-from services.evaluation import TestSetScores, compute_metrics, image_curves
+from services.evaluation import ScoredTestSet, compute_metrics, image_curves
 from services.scoring import ScoredBatch
 
 
-def _scores(raw: list[float], labels: list[bool], threshold: float) -> TestSetScores:
+def _scores(raw: list[float], labels: list[bool], threshold: float) -> ScoredTestSet:
     n, size = len(raw), 8
     raw_scores = np.array(raw, np.float32)
     gt_masks = np.zeros((n, size, size), bool)
@@ -34,7 +34,7 @@ def _scores(raw: list[float], labels: list[bool], threshold: float) -> TestSetSc
         labels=normalised > 0.5,
         masks=raw_maps > threshold,
     )
-    return TestSetScores(samples=samples, scored=scored, gt_masks=gt_masks)
+    return ScoredTestSet(samples=samples, scored=scored, gt_masks=gt_masks)
 
 
 def test_f1_uses_the_given_threshold_and_f1max_the_oracle() -> None:
