@@ -63,14 +63,13 @@ def _write_pseudo_anomalies(normals: Sequence[Sample], out_dir: Path, seed: int)
     images_dir.mkdir(parents=True, exist_ok=True)
     masks_dir.mkdir(parents=True, exist_ok=True)
     sources = [photo.rgb for photo in natural_photos()]
-    rng = np.random.default_rng(seed)
     samples = []
     for index, normal in enumerate(normals):
         image_path = images_dir / f"{index:03d}.png"
         mask_path = masks_dir / f"{index:03d}_mask.png"
         if not (image_path.is_file() and mask_path.is_file()):
             rgb = np.asarray(Image.open(normal.path).convert("RGB"))
-            anomalous, mask = synthesize_anomaly(rgb, rng, sources)
+            anomalous, mask = synthesize_anomaly(rgb, np.random.default_rng([seed, index]), sources)
             Image.fromarray(anomalous).save(image_path)
             Image.fromarray(mask.astype(np.uint8) * 255).save(mask_path)
         samples.append(Sample(image_path, "test", PSEUDO_DEFECT, mask_path))
