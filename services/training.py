@@ -83,7 +83,13 @@ class PeakRss:
 
 
 def _engine(request: RunRequest, work_dir: Path) -> Engine:
-    extra = {"max_steps": request.config.max_steps} if request.config.model == "efficientad" else {}
+    steps = request.config.max_steps
+    # EfficientAd: validate (thresholds, map quantiles) once, at the last step, not after every epoch.
+    extra = (
+        {"max_steps": steps, "max_epochs": -1, "check_val_every_n_epoch": None, "val_check_interval": steps}
+        if request.config.model == "efficientad"
+        else {}
+    )
     return Engine(
         accelerator="gpu" if request.device == "cuda" else "cpu",
         devices=1,
@@ -167,7 +173,7 @@ def train_and_evaluate(
         progress(f"{config.model}/{request.category}: fitting on {len(protocol.train)} normal images")
         started = time.perf_counter()
         engine.fit(model=model, datamodule=datamodule)
-        if config.model == "efficientad":
+        if not np.isfinite(Thresholds.of(model).image):
             engine.validate(model=model, datamodule=datamodule, verbose=False)
         fit_s = time.perf_counter() - started
         engine.trainer.save_checkpoint(out / registry.CHECKPOINT)
