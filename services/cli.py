@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 
 from services.settings import CATEGORIES, Settings, SettingsError, get_settings
@@ -194,6 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse arguments, load settings and run one command; errors print one clear line."""
     args = build_parser().parse_args(argv)
+    warnings.filterwarnings("ignore", category=FutureWarning)  # timm/anomalib import-time deprecation notices
     try:
         settings = get_settings()
         handler: Handler = args.handler

@@ -52,7 +52,7 @@ class ModelConfig:
 _PROFILE_CONFIGS: dict[str, dict[str, ModelConfig]] = {
     "demo": {
         "patchcore": ModelConfig(model="patchcore", image_size=256, coreset_ratio=0.1),
-        "efficientad": ModelConfig(model="efficientad", image_size=256, max_steps=100),
+        "efficientad": ModelConfig(model="efficientad", image_size=256, max_steps=60),
     },
     "full": {
         "patchcore": ModelConfig(
