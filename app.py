@@ -1,0 +1,25 @@
+"""AnomalyLens: the Streamlit entry point (`streamlit run app.py`): page navigation, the sidebar and a page guard."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from components import app_shell, empty_registry, page_style, sidebar
+from components.page_guard import guarded
+
+PAGES = [
+    st.Page("pages/inspect.py", title="Inspect", icon=":material/image_search:", url_path="inspect", default=True),
+    st.Page("pages/compare.py", title="Compare", icon=":material/bar_chart:", url_path="compare"),
+    st.Page("pages/library.py", title="Defect library", icon=":material/photo_library:", url_path="library"),
+    st.Page("pages/models.py", title="Models", icon=":material/model_training:", url_path="models"),
+]
+
+with app_shell.app_run():
+    st.set_page_config(page_title="AnomalyLens", page_icon=":material/troubleshoot:", layout="wide")
+    page = st.navigation(PAGES)
+    page_style.render()
+    with guarded(page.title):
+        if sidebar.render() is None:
+            empty_registry.render()
+        else:
+            page.run()

@@ -1,0 +1,72 @@
+"""The one place for display names, colours and chart styling: every page and chart takes them from here."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+
+MODEL_LABELS = {"patchcore": "PatchCore", "efficientad": "EfficientAd"}
+MODEL_COLOURS = {"patchcore": "#2563eb", "efficientad": "#d97706"}
+DATASET_LABELS = {"synthetic": "synthetic", "mvtec_ad": "MVTec-AD"}
+NORMAL_COLOUR = "#64748b"
+DEFECT_COLOUR = "#dc2626"
+THRESHOLD_COLOUR = "#111827"
+HIGHLIGHT_COLOUR = "#facc15"
+
+
+def model_label(model: str) -> str:
+    """Display name of a model (``patchcore`` → ``PatchCore``)."""
+    return MODEL_LABELS.get(model, model)
+
+
+def model_colour(model: str) -> str:
+    """The model's colour in every chart and heading."""
+    return MODEL_COLOURS.get(model, NORMAL_COLOUR)
+
+
+def model_rgb(model: str) -> tuple[int, int, int]:
+    """The model's colour as an RGB triple (for drawing into images)."""
+    colour = model_colour(model).lstrip("#")
+    return int(colour[0:2], 16), int(colour[2:4], 16), int(colour[4:6], 16)
+
+
+def dataset_label(dataset: str) -> str:
+    """Display name of a dataset (``mvtec_ad`` → ``MVTec-AD``)."""
+    return DATASET_LABELS.get(dataset, dataset)
+
+
+def model_heading(model: str) -> str:
+    """HTML for a model name in its colour (for ``st.markdown(..., unsafe_allow_html=True)``)."""
+    return f"<span style='color:{model_colour(model)};font-weight:700'>{model_label(model)}</span>"
+
+
+def chart_config(filename: str) -> dict[str, object]:
+    """Plotly options of every chart: PNG export from the modebar, named after the chart; no logo."""
+    return {
+        "displaylogo": False,
+        "toImageButtonOptions": {"format": "png", "filename": filename, "scale": 2},
+        "modeBarButtonsToRemove": ["lasso2d", "select2d"],
+    }
+
+
+def style_chart(figure: go.Figure, title: str, height: int = 320, legend_y: float = 1.02) -> go.Figure:
+    """The common layout: the title on the first line, the legend (horizontal) on the lines under it, then the plot.
+
+    ``legend_y`` (paper units) lifts the legend above subplot titles when a figure has them.
+    """
+    figure.update_layout(
+        title={
+            "text": title,
+            "x": 0,
+            "xanchor": "left",
+            "y": 1,
+            "yref": "container",
+            "yanchor": "top",
+            "pad": {"t": 8},
+            "font": {"size": 14},
+        },
+        height=height,
+        margin={"l": 48, "r": 16, "t": 100, "b": 40},
+        legend={"orientation": "h", "yanchor": "bottom", "y": legend_y, "xanchor": "left", "x": 0, "title": None},
+        template="plotly_white",
+    )
+    return figure

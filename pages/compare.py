@@ -1,0 +1,32 @@
+"""Compare: both models per category against the reference study, with curves, score distributions and costs."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from components import app_shell, cost_chart, metric_bars, metrics_table, run_charts, sidebar
+from components.style import dataset_label
+
+app_shell.ensure_app()
+
+selection = sidebar.current()
+st.title("Compare")
+st.caption(
+    f"Newest run per model and category on the **{dataset_label(selection.dataset)}** dataset. Reference figures "
+    "come from the real MVTec-AD and are labelled as such; F1 uses validation-fitted thresholds, F1Max the oracle one."
+)
+table_tab, metrics_tab, curves_tab, cost_tab = st.tabs(
+    ["Results table", "Metrics by category", f"Curves & scores · {selection.category}", "Cost"]
+)
+
+with table_tab:
+    metrics_table.render(selection)
+with metrics_tab:
+    metric_bars.render(selection)
+with curves_tab:
+    category_runs = {
+        model: run for (model, category), run in selection.dataset_runs.items() if category == selection.category
+    }
+    run_charts.render(category_runs, selection.category)
+with cost_tab:
+    cost_chart.render(selection)

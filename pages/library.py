@@ -1,0 +1,20 @@
+"""Defect library: browse the indexed anomalous cases and explore any case's nearest neighbours."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from components import app_shell, case_detail, case_gallery, library_filters, sidebar
+
+app_shell.ensure_app()
+
+selection = sidebar.current()
+st.title("Defect library")
+filters = library_filters.render(selection)
+found = case_gallery.entries(selection, filters)
+if found:
+    gallery_area, detail_area = st.columns([1, 1], gap="large")
+    with gallery_area:
+        chosen = case_gallery.render(found)
+    with detail_area:
+        case_detail.render(chosen)

@@ -1,0 +1,13 @@
+"""Models: the registry's runs and how to train or add one."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from components import app_shell, registry_table, train_help
+
+app_shell.ensure_app()
+
+st.title("Models")
+registry_table.render()
+train_help.render()

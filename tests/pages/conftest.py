@@ -1,0 +1,72 @@
+"""The page tests' registry (the shared tiny one, indexed into its embedded Qdrant store) and app fixtures."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from services.settings import PROJECT_ROOT, get_settings
+from tests.conftest import TinyRegistry
+
+APP = str(PROJECT_ROOT / "app.py")
+APP_TIMEOUT_S = 180
+
+
+@dataclass(frozen=True)
+class PageRegistry:
+    """Where the fixture registry and its dataset live."""
+
+    registry_dir: Path
+    data_root: Path
+    dataset_root: Path
+
+
+@pytest.fixture(scope="session")
+def page_registry(tiny_registry: TinyRegistry) -> Iterator[PageRegistry]:
+    """The shared tiny registry (PatchCore and EfficientAd on synthetic tile) indexed into its embedded store."""
+    from services.defect_index import index_run
+    from services.embeddings import Embedder
+    from services.similarity import close_stores, open_store
+
+    settings = tiny_registry.settings
+    store, embedder = open_store(settings), Embedder(settings)
+    for run in tiny_registry.runs.values():
+        index_run(run, store, embedder)
+    yield PageRegistry(
+        registry_dir=settings.registry_dir, data_root=settings.data_root, dataset_root=tiny_registry.dataset_root
+    )
+    close_stores()
+
+
+def _point_settings_at(monkeypatch: pytest.MonkeyPatch, registry_dir: Path, data_root: Path) -> None:
+    monkeypatch.setenv("ANOMALYLENS_REGISTRY", str(registry_dir))
+    monkeypatch.setenv("ANOMALYLENS_DATA_ROOT", str(data_root))
+    monkeypatch.setenv("ANOMALYLENS_DEVICE", "cpu")
+    monkeypatch.delenv("ANOMALYLENS_QDRANT_URL", raising=False)
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def registry_env(page_registry: PageRegistry, monkeypatch: pytest.MonkeyPatch) -> Iterator[PageRegistry]:
+    """Settings (environment) pointing at the fixture registry for one test."""
+    _point_settings_at(monkeypatch, page_registry.registry_dir, page_registry.data_root)
+    yield page_registry
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def empty_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Settings pointing at an empty registry folder."""
+    _point_settings_at(monkeypatch, tmp_path / "models", tmp_path / "data")
+    yield tmp_path
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def app() -> AppTest:
+    """The app, not yet run."""
+    return AppTest.from_file(APP, default_timeout=APP_TIMEOUT_S)

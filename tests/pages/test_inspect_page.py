@@ -1,0 +1,126 @@
+"""The Inspect page driven through AppTest: uploads, live threshold, defect selection and neighbours, bad files."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from services.inference import Prediction
+from tests.pages.conftest import PageRegistry
+
+pytestmark = pytest.mark.slow
+
+
+def _defect_image(page_registry: PageRegistry) -> bytes:
+    return next((page_registry.dataset_root / "tile" / "test" / "crack").glob("*.png")).read_bytes()
+
+
+def _predictions(app: AppTest) -> dict[tuple[str, str], Prediction]:
+    return app.session_state["_predictions"]
+
+
+def _verdicts(app: AppTest) -> list[str]:
+    return [m.value for m in app.markdown if m.value.startswith("**Verdict**")]
+
+
+def _upload(app: AppTest, *files: tuple[str, bytes]) -> AppTest:
+    app.run()
+    app.file_uploader(key="inspect_upload").set_value([(name, data, "image/png") for name, data in files])
+    return app.run()
+
+
+def test_upload_shows_score_heatmap_and_timing_for_the_model(registry_env: PageRegistry, app: AppTest) -> None:
+    _upload(app, ("part.png", _defect_image(registry_env)))
+    assert not app.exception
+    scores = [m for m in app.metric if m.label == "Anomaly score"]
+    assert len(scores) == 1
+    (prediction,) = _predictions(app).values()
+    assert scores[0].value == f"{prediction.score:.3f}"
+    assert prediction.anomaly_map.shape == (64, 64)
+    assert len(app.get("plotly_chart")) == 1
+    assert any("inference" in caption.value and "ms" in caption.value for caption in app.caption)
+
+
+def test_threshold_slider_changes_the_verdict_without_rescoring(registry_env: PageRegistry, app: AppTest) -> None:
+    _upload(app, ("part.png", _defect_image(registry_env)))
+    (prediction,) = _predictions(app).values()
+    app.slider(key="threshold").set_value(0.0).run()
+    assert "Anomalous" in _verdicts(app)[0]
+    app.slider(key="threshold").set_value(1.0).run()
+    assert "Normal" in _verdicts(app)[0]
+    (again,) = _predictions(app).values()
+    assert again is prediction, "moving the threshold must reuse the stored prediction"
+
+
+def test_both_models_side_by_side_on_one_upload(registry_env: PageRegistry, app: AppTest) -> None:
+    app.run()
+    app.radio(key="model").set_value("both").run()
+    _upload(app, ("part.png", _defect_image(registry_env)))
+    assert not app.exception
+    assert {prediction.model for prediction in _predictions(app).values()} == {"patchcore", "efficientad"}
+    assert len([m for m in app.metric if m.label == "Anomaly score"]) == 2
+    assert len(app.get("plotly_chart")) == 2
+
+
+def test_selecting_a_defect_shows_its_neighbours_and_vote(registry_env: PageRegistry, app: AppTest) -> None:
+    sample = sorted((registry_env.dataset_root / "tile" / "test" / "crack").glob("*.png"))[0]
+    app.run()
+    app.radio(key="inspect_source").set_value("Test-set sample").run()
+    app.selectbox(key="inspect_sample").set_value(str(sample)).run()
+    (prediction,) = _predictions(app).values()
+    app.slider(key="threshold").set_value(round(float(prediction.anomaly_map.max()) * 0.8, 2)).run()
+    picker = next(box for box in app.selectbox if str(box.key).startswith("region__patchcore__"))
+    assert picker.value is None
+    picker.set_value(1).run()
+    assert not app.exception
+    headings = [m.value for m in app.markdown if m.value.startswith("**Nearest anomalous neighbours**")]
+    assert len(headings) == 1
+    assert "neighbours" in headings[0] and " of " in headings[0]
+    neighbour_captions = [c.value for c in app.caption if "· sim " in c.value]
+    assert 1 <= len(neighbour_captions) <= 5
+    (found,) = app.session_state["_neighbours"].values()
+    assert len(found.cases) == len(neighbour_captions)
+    assert all(case.payload.image_path != str(sample) for case in found.cases), "its own image is left out"
+    assert found.vote.total == len(found.cases)
+
+
+def test_a_bad_upload_names_the_file_and_the_reason_and_the_good_one_still_runs(
+    registry_env: PageRegistry, app: AppTest
+) -> None:
+    _upload(app, ("broken.png", b"this is not an image"), ("part.png", _defect_image(registry_env)))
+    assert not app.exception
+    errors = [e.value for e in app.error]
+    assert len(errors) == 1
+    assert "broken.png" in errors[0] and "not an image" in errors[0] and "accepted: PNG, JPEG, BMP, TIFF" in errors[0]
+    assert len([m for m in app.metric if m.label == "Anomaly score"]) == 1
+
+
+def test_many_uploads_give_a_results_table_with_a_csv_download(registry_env: PageRegistry, app: AppTest) -> None:
+    crack = _defect_image(registry_env)
+    good = next((registry_env.dataset_root / "tile" / "test" / "good").glob("*.png")).read_bytes()
+    _upload(app, ("crack.png", crack), ("good.png", good))
+    table = next(frame.value for frame in app.dataframe if "Verdict" in frame.value.columns)
+    assert list(table["Image"]) == ["crack.png", "good.png"]
+    assert set(table["Verdict"]) <= {"anomalous", "normal"}
+    assert app.download_button(key="results_csv").label == "Download results (CSV)"
+    app.selectbox(key="inspect_image").set_value(hashlib.sha256(good).hexdigest()).run()
+    assert any("good.png" in m.value for m in app.markdown if "PatchCore" in m.value)
+
+
+def test_qdrant_unavailable_keeps_heatmaps_and_says_why_neighbours_are_empty(
+    registry_env: PageRegistry, app: AppTest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from services.settings import get_settings
+
+    monkeypatch.setenv("ANOMALYLENS_QDRANT_URL", "http://127.0.0.1:9")
+    get_settings.cache_clear()
+    _upload(app, ("part.png", _defect_image(registry_env)))
+    (prediction,) = _predictions(app).values()
+    app.slider(key="threshold").set_value(round(float(prediction.anomaly_map.max()) * 0.8, 2)).run()
+    next(box for box in app.selectbox if str(box.key).startswith("region__patchcore__")).set_value(1).run()
+    assert not app.exception
+    assert len(app.get("plotly_chart")) == 1
+    warnings = [w.value for w in app.warning]
+    assert any("Qdrant store cannot be reached" in w and "127.0.0.1:9" in w for w in warnings)
