@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt | sha256sum | cut -c1-12)
 
-.PHONY: install run demo test lint
+.PHONY: install run test test-browser lint
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,8 +22,12 @@ run: install
 lint: install
 	$(PY) -m ruff check .
 
-## Lint, then the whole test suite (unit, integration, AppTest and the headless-browser journey).
+## Lint, then the test suite: unit, integration (tiny trained models) and Streamlit AppTest pages.
 test: install
-	bash scripts/ensure_chromium.sh
 	$(PY) -m ruff check .
-	$(PY) -m pytest
+	$(PY) -m pytest -m "not browser"
+
+## The real-browser journey (Debian chromium, headless, Playwright): upload, click a defect, neighbours, screenshots.
+test-browser: install
+	bash scripts/ensure_chromium.sh
+	$(PY) -m pytest -m browser -s
