@@ -3,10 +3,15 @@
 Output maps and masks are at the input image's own resolution; scores are normalised to [0, 1] with the
 calibrated threshold at 0.5, as anomalib does. A different threshold re-derives verdict, mask and regions from
 the stored map (:meth:`Prediction.at_threshold`), so a threshold slider never re-runs the model.
+
+Two backends run the model itself: torch (any device) and, on CPU, the run's OpenVINO IR
+(:mod:`services.openvino_backend`). Both feed raw outputs through the same pre- and post-processing
+(:func:`services.scoring.score_inputs`), so a :class:`Prediction` means the same whichever ran.
 """
 
 from __future__ import annotations
 
+import statistics
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -16,14 +21,18 @@ import torch
 
 from services.images import LoadedImage, load_image
 from services.model_factory import load_model
+from services.openvino_backend import IrModel, cpu_computes_bf16, ensure_ir
 from services.regions import DefectRegion, extract_regions
 from services.registry import Run
-from services.scoring import ScoredBatch, model_inputs, score_inputs
+from services.scoring import RawForward, ScoredBatch, Thresholds, model_inputs, score_inputs
 from services.settings import Settings
 from services.visualization import resize_map
 
 CALIBRATED_THRESHOLD = 0.5
 FP16_TOLERANCE = 1e-3
+BF16_TOLERANCE = 1e-3  # normalised units, before clamping to [0, 1], on both scores and maps
+BACKENDS = ("auto", "torch", "openvino")
+AUTO_REPEATS = 3  # timed forwards per backend when ``auto`` chooses at load, after one warm-up each
 
 
 @dataclass(frozen=True)
@@ -58,13 +67,24 @@ class Prediction:
 
 
 class Detector:
-    """A run's model in eval mode on one device; thread-compatible for concurrent predictions."""
+    """A run's model in eval mode on one device; thread-compatible for concurrent predictions.
 
-    def __init__(self, run: Run, settings: Settings, device: str | None = None) -> None:
+    ``backend``: ``torch``; ``openvino`` (CPU only; the IR is exported into the run folder at first use); or ``auto``:
+    torch on CUDA, and on CPU whichever of OpenVINO and torch is faster on a probe image at load. An OpenVINO export
+    or compile failure falls back to torch. :attr:`backend` says what runs, :attr:`backend_note` why, and
+    :attr:`precision` in which arithmetic (reduced only where a probe shows it changes nothing that matters).
+    """
+
+    def __init__(self, run: Run, settings: Settings, device: str | None = None, backend: str = "auto") -> None:
+        if backend not in BACKENDS:
+            raise ValueError(f"backend {backend!r} is not accepted; use one of {', '.join(BACKENDS)}")
         self.run = run
         self.settings = settings
         self.device = device or settings.resolved_device()
+        if backend == "openvino" and self.device != "cpu":
+            raise ValueError(f"the openvino backend runs on cpu only, not {self.device}; use backend torch or auto")
         self.model = load_model(run.record.model, run.checkpoint, self.device)
+        self.backend, self.backend_note, self._forward = self._choose_backend(backend)
         self.dtype = self._choose_dtype()
 
     @property
@@ -72,11 +92,79 @@ class Detector:
         """``<model>/<run>`` for display."""
         return f"{self.run.record.model}/{self.run.record.run}"
 
+    @property
+    def precision(self) -> str:
+        """The arithmetic of the model's forward: ``f32``, ``bf16`` (OpenVINO) or ``fp16`` (torch on CUDA)."""
+        if isinstance(self._forward, IrModel):
+            return self._forward.precision
+        return "fp16" if self.dtype == torch.float16 else "f32"
+
+    def _probe_inputs(self, n: int) -> torch.Tensor:
+        """``n`` seeded random 256 px images, pre-processed for the model."""
+        probe = torch.rand(n, 3, 256, 256, generator=torch.Generator().manual_seed(0))
+        return model_inputs(self.model, probe)[0]
+
+    def _choose_backend(self, requested: str) -> tuple[str, str, RawForward]:
+        torch_forward: RawForward = self.model.model
+        if requested == "torch":
+            return "torch", "requested", torch_forward
+        if self.device != "cpu":
+            return "torch", f"auto: OpenVINO runs on cpu only, so {self.device} runs torch", torch_forward
+        probe = self._probe_inputs(1)
+        try:
+            ir = ensure_ir(self.model, self.run, tuple(probe.shape))
+            ir_forward, precision_note = self._ir_precision(IrModel(ir.xml))
+        except Exception as exc:  # any export or compile failure leaves torch, which always runs
+            return "torch", f"OpenVINO unavailable, using torch: {type(exc).__name__}: {exc}", torch_forward
+        origin = f"IR exported in {ir.seconds:.1f} s" if ir.exported else "IR reused"
+        if requested == "openvino":
+            return "openvino", f"requested; {origin} ({ir.xml.parent.name}); {precision_note}", ir_forward
+        forwards = {"openvino": ir_forward, "torch": torch_forward}
+        latency = self._median_ms(forwards, probe)
+        chosen = min(latency, key=latency.__getitem__)
+        figures = " vs ".join(f"{name} {ms:.0f} ms" for name, ms in latency.items())
+        note = f"auto: {chosen} is faster on cpu ({figures} per image, median of {AUTO_REPEATS} at load); {origin}"
+        return chosen, note + (f"; {precision_note}" if chosen == "openvino" else ""), forwards[chosen]
+
+    def _ir_precision(self, full: IrModel) -> tuple[IrModel, str]:
+        """bf16 where the CPU runs it natively and it keeps a probe batch within ``BF16_TOLERANCE`` of f32, else f32.
+
+        The drift is measured in normalised units before clamping, so saturated scores cannot hide it. Measured on
+        the demo tile runs: EfficientAd drifts 9e-4 on the probe (3e-4 on test images) and runs twice as fast;
+        PatchCore's nearest-neighbour distances drift 4e-3 on the probe (1e-2 on test images), so it stays f32.
+        """
+        if not cpu_computes_bf16():
+            return full, "f32 (this CPU has no native bf16)"
+        probe = self._probe_inputs(2)
+        reduced = IrModel(full.xml, "bf16")
+        drift = self._normalised_drift(score_inputs(self.model, probe, full), score_inputs(self.model, probe, reduced))
+        if drift <= BF16_TOLERANCE:
+            return reduced, f"bf16 (drifts {drift:.1e} from f32 on a probe)"
+        return full, f"f32 (bf16 drifts {drift:.1e} > {BF16_TOLERANCE:g} from f32 on a probe)"
+
+    def _normalised_drift(self, reference: ScoredBatch, other: ScoredBatch) -> float:
+        """Largest score or map difference in the post-processor's normalised units, before clamping (NaN: unknown)."""
+        thresholds = Thresholds.of(self.model)
+        scores = np.abs(other.raw_scores - reference.raw_scores).max() / (thresholds.image_max - thresholds.image_min)
+        maps = np.abs(other.raw_maps - reference.raw_maps).max() / (thresholds.pixel_max - thresholds.pixel_min)
+        return float(np.max([scores, maps]))  # NaN (no fitted min/max) propagates and keeps f32
+
+    def _median_ms(self, forwards: dict[str, RawForward], inputs: torch.Tensor) -> dict[str, float]:
+        """Median milliseconds of each forward with post-processing, after one warm-up, repeats interleaved."""
+        times: dict[str, list[float]] = {name: [] for name in forwards}
+        for repeat in range(AUTO_REPEATS + 1):
+            for name, forward in forwards.items():
+                started = time.perf_counter()
+                score_inputs(self.model, inputs, forward)
+                if repeat:
+                    times[name].append((time.perf_counter() - started) * 1000)
+        return {name: statistics.median(values) for name, values in times.items()}
+
     def _choose_dtype(self) -> torch.dtype:
         """fp16 on CUDA only where it keeps scores within ``FP16_TOLERANCE`` of fp32 on a probe batch."""
         if self.device != "cuda":
             return torch.float32
-        probe = torch.rand(2, 3, 256, 256, generator=torch.Generator().manual_seed(0))
+        probe = self._probe_inputs(2)
         reference = self._score(probe, torch.float32).scores
         try:
             half = self._score(probe, torch.float16).scores
@@ -84,10 +172,10 @@ class Detector:
             return torch.float32
         return torch.float16 if np.abs(half - reference).max() <= FP16_TOLERANCE else torch.float32
 
-    def _score(self, images: torch.Tensor, dtype: torch.dtype) -> ScoredBatch:
-        inputs, _ = model_inputs(self.model, images)
+    def _score(self, inputs: torch.Tensor, dtype: torch.dtype) -> ScoredBatch:
+        """Pre-processed inputs through the chosen backend and the post-processor."""
         with torch.autocast(device_type="cuda", dtype=torch.float16, enabled=dtype == torch.float16):
-            return score_inputs(self.model, inputs.to(self.device))
+            return score_inputs(self.model, inputs.to(self.device), self._forward)
 
     def predict(self, source: bytes | Path | LoadedImage, name: str | None = None) -> Prediction:
         """Decode (when given bytes or a path), score and extract defect regions."""
@@ -108,8 +196,7 @@ class Detector:
         decoded = time.perf_counter()
         tensors = [torch.from_numpy(image.rgb).permute(2, 0, 1).float().div_(255.0) for image in images]
         inputs = torch.cat([model_inputs(self.model, tensor[None])[0] for tensor in tensors])
-        with torch.autocast(device_type="cuda", dtype=torch.float16, enabled=self.dtype == torch.float16):
-            scored = score_inputs(self.model, inputs.to(self.device))
+        scored = self._score(inputs, self.dtype)
         modelled = time.perf_counter()
         predictions = []
         for i, image in enumerate(images):

@@ -19,6 +19,7 @@ HEATMAPS = "heatmaps"
 MANIFEST = "manifest.json"
 MODELS = ("patchcore", "efficientad")
 NON_RUN_FOLDERS = ("weights", "penalty_images", "qdrant", "reports")
+EXPORT_CACHE = "openvino"
 
 ManifestStatus = Literal["ok", "modified", "missing-manifest"]
 
@@ -80,7 +81,8 @@ def run_dir(settings: Settings, dataset: str, model: str, category: str, run: st
     return settings.registry_dir / dataset / model / category / run
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """Hex sha256 of a file's bytes, read in 1 MiB chunks."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
@@ -89,12 +91,19 @@ def _sha256(path: Path) -> str:
 
 
 def _run_files(path: Path) -> list[Path]:
-    return sorted(p for p in path.rglob("*") if p.is_file() and p.name != MANIFEST)
+    # The OpenVINO export cache is derived from model.ckpt at first use, after training wrote the manifest, and is
+    # checked against the checkpoint's sha256 by services.openvino_backend; hashing it here would mark every served
+    # run "modified".
+    return sorted(
+        p
+        for p in path.rglob("*")
+        if p.is_file() and p.name != MANIFEST and p.relative_to(path).parts[0] != EXPORT_CACHE
+    )
 
 
 def write_manifest(path: Path) -> dict[str, str]:
     """Hash every file of the run folder into ``manifest.json``."""
-    manifest = {str(p.relative_to(path)): _sha256(p) for p in _run_files(path)}
+    manifest = {str(p.relative_to(path)): file_sha256(p) for p in _run_files(path)}
     (path / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
     return manifest
 
@@ -105,7 +114,7 @@ def manifest_status(path: Path) -> ManifestStatus:
     if not manifest_file.is_file():
         return "missing-manifest"
     recorded = json.loads(manifest_file.read_text())
-    current = {str(p.relative_to(path)): _sha256(p) for p in _run_files(path)}
+    current = {str(p.relative_to(path)): file_sha256(p) for p in _run_files(path)}
     return "ok" if recorded == current else "modified"
 
 

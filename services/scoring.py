@@ -1,12 +1,14 @@
 """Run a fitted anomalib model on image tensors: raw and normalised scores and maps, without a Lightning Trainer.
 
 This is the single forward path shared by evaluation (``services.evaluation``) and serving
-(``services.inference``): the model's own pre-processor transform, its torch model, then its post-processor
-(min-max normalisation around the validation threshold, which maps to 0.5).
+(``services.inference``): the model's own pre-processor transform, its torch model (or a compiled copy of it with
+the same raw outputs, e.g. the OpenVINO IR of ``services.openvino_backend``), then its post-processor (min-max
+normalisation around the validation threshold, which maps to 0.5).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,6 +16,8 @@ import torch
 from anomalib.data import InferenceBatch
 from anomalib.models.components.base import AnomalibModule
 from torchvision.tv_tensors import Mask
+
+RawForward = Callable[[torch.Tensor], InferenceBatch]
 
 
 @dataclass(frozen=True)
@@ -63,9 +67,10 @@ def model_inputs(model: AnomalibModule, images: torch.Tensor, masks: torch.Tenso
 
 
 @torch.inference_mode()
-def score_inputs(model: AnomalibModule, inputs: torch.Tensor) -> ScoredBatch:
-    """Score already pre-processed inputs: raw model outputs, then the post-processor's normalisation."""
-    raw: InferenceBatch = model.model(inputs)
+def score_inputs(model: AnomalibModule, inputs: torch.Tensor, forward: RawForward | None = None) -> ScoredBatch:
+    """Score already pre-processed inputs: raw outputs of ``forward`` (default: the torch model), then the
+    post-processor's normalisation by the checkpoint's thresholds and min/max."""
+    raw: InferenceBatch = (forward or model.model)(inputs)
     post: InferenceBatch = model.post_processor(raw)
     raw_maps = raw.anomaly_map.float()
     return ScoredBatch(
