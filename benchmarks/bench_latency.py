@@ -9,10 +9,11 @@ Usage: ``TQDM_DISABLE=1 HF_HUB_OFFLINE=1 python benchmarks/bench_latency.py [--r
   model call differs): ``Detector`` with ``backend="torch"`` and ``backend="openvino"`` (CPU only), and
   ``TorchInferencer`` loading the run's module exported with ``to_torch``. Devices: cpu, and cuda when available.
 * Each pipeline is warmed up on every image, then the repeats are interleaved (pipeline A, B, C for each image, in
-  turn), so load from other processes hits all of them alike. Figures: p50 and p95 over all images × repeats, and
-  the ratio of each Detector p50 to the TorchInferencer p50 on the same device (below 1 = the Detector is faster).
-  ``cpu ms`` is the process's CPU time per image over all its threads (p50): on a shared machine it shows the work
-  done, which contention does not inflate; with 2 idle cores the wall time of a 2-thread pipeline is about half of it.
+  turn), so load from other processes hits all of them over the same period. Figures: p50 and p95 over all
+  images × repeats, and the ratio of each Detector p50 to the TorchInferencer p50 on the same device (below 1 = the
+  Detector is faster). ``cpu ms`` is the process's CPU time per image over all its threads (p50): contention inflates
+  it less than wall time (threads spinning at a barrier still add to it); with 2 idle cores the wall time of a
+  2-thread pipeline is about half of it.
 * Also printed: what ``backend="auto"`` chooses at load and why, and the load time of each Detector (the first
   OpenVINO load of a run includes its export into ``<run>/openvino/``).
 * Without ``--run`` it first trains two tiny runs in a temporary registry (PatchCore and EfficientAd at 256 px on the
@@ -185,8 +186,9 @@ def _bench_run(run_path: Path, devices: list[str], repeats: int, export_root: Pa
         for label, figures in latency.items():
             ratio = figures.p50 / reference
             rows.append(
-                f"| {record.model} | {size} | {device} | {label} | {figures.p50:.0f} | {figures.p95:.0f} "
-                f"| {figures.cpu_p50:.0f} | {ratio:.2f} (×{1 / ratio:.1f} faster) | {figures.samples} |"
+                f"| {record.model} | {record.category} | {size} | {device} | {label} "
+                f"| {figures.p50:.0f} | {figures.p95:.0f} | {figures.cpu_p50:.0f} "
+                f"| {ratio:.2f} (×{1 / ratio:.1f} faster) | {figures.samples} |"
             )
     return rows
 
@@ -207,11 +209,13 @@ def main() -> int:
             f"torch {torch.__version__}, {torch.get_num_threads()} torch threads, {os.cpu_count()} CPUs, devices "
             f"{', '.join(devices)}; input {INPUT_SIZE}×{INPUT_SIZE} PNG bytes, 1 good + {N_DEFECT_IMAGES} defects, "
             f"{args.repeats} interleaved repeats; load average {os.getloadavg()[0]:.1f} (other processes slow every "
-            "figure alike)"
+            "figure, torch's threads most)"
         )
         rows = [row for run in runs for row in _bench_run(run, devices, args.repeats, Path(work) / "exports")]
-    print("\n| model | px | device | pipeline | p50 ms | p95 ms | cpu ms | p50 / TorchInferencer | samples |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print(
+        "\n| model | category | px | device | pipeline | p50 ms | p95 ms | cpu ms | p50 / TorchInferencer | samples |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
     print("\n".join(rows))
     print(f"\nload average at the end {os.getloadavg()[0]:.1f}")
     return 0
