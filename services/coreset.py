@@ -125,7 +125,7 @@ def k_center_greedy(
         num_threads: torch CPU threads for the greedy loop on the CPU (``None``: leave torch's setting).
             torch's thread count is process-wide, so it is set for the duration of the loop, then restored. Each
             step is a memory-bound matrix-vector product plus small vector operations, too little work to
-            pay for thread synchronisation: on a busy 2-core machine two threads made a step 3-5× slower
+            pay for thread synchronisation: on a busy 2-core machine two threads made a step 4-5× slower
             than one (``benchmarks/bench_coreset.py`` measures both).
 
     Returns:
