@@ -25,7 +25,6 @@ Distillation target, following the paper (Batzner et al. 2024, §3.1) and nelson
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import pickle
@@ -43,6 +42,7 @@ from torch import Tensor, nn
 
 from services.backbones import DEFAULT_LAYERS, imagenet_classifier
 from services.natural_images import natural_photos, random_crops
+from services.registry import file_sha256
 from services.settings import Settings
 
 TEACHER_FILE = "pretrained_teacher_small.pth"
@@ -203,11 +203,6 @@ def distillation_loss(pdn: nn.Module, target: DistillationTarget, images: Tensor
     return F.mse_loss(predicted, expected)
 
 
-def _sha256(path: Path) -> str:
-    with path.open("rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
-
-
 def _validate(steps: int, image_size: int, batch_size: int) -> None:
     if steps < 1:
         raise TeacherError(f"steps must be >= 1, got {steps}")
@@ -294,7 +289,7 @@ def distill_teacher(
         final_loss=float(np.mean(losses[-FINAL_LOSS_WINDOW:])),
         holdout_loss_before=holdout_before,
         holdout_loss_after=holdout_after,
-        sha256=_sha256(path),
+        sha256=file_sha256(path),
         seconds=seconds,
         seconds_per_step=seconds / steps,
     )
@@ -339,7 +334,7 @@ def resolve_teacher(settings: Settings) -> TeacherSource:
             official,
             teacher_out_channels(official),
             "official EfficientAd teacher (ImageNet)",
-            _sha256(official),
+            file_sha256(official),
         )
     distilled = teacher_path(settings)
     if distilled.is_file():
@@ -350,7 +345,7 @@ def resolve_teacher(settings: Settings) -> TeacherSource:
             distilled,
             teacher_out_channels(distilled),
             f"distilled offline teacher ({made})",
-            _sha256(distilled),
+            file_sha256(distilled),
         )
     return TeacherSource(
         TeacherKind.RANDOM,
