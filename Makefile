@@ -22,12 +22,14 @@ run: install
 lint: install
 	$(PY) -m ruff check .
 
-## Lint, then the test suite: unit, integration (tiny trained models) and Streamlit AppTest pages.
+## Lint, then the whole test suite: unit, integration (tiny trained models), Streamlit AppTest pages and the
+## real-browser journey (Debian chromium, headless, installed when missing; its timings are printed).
 test: install
 	$(PY) -m ruff check .
-	$(PY) -m pytest -m "not browser"
+	bash scripts/ensure_chromium.sh
+	$(PY) -m pytest
 
-## The real-browser journey (Debian chromium, headless, Playwright): upload, click a defect, neighbours, screenshots.
+## Only the real-browser journey: upload, click a defect, neighbours, screenshots of every page.
 test-browser: install
 	bash scripts/ensure_chromium.sh
 	$(PY) -m pytest -m browser -s

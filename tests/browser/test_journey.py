@@ -3,7 +3,8 @@
 The app runs as a ``streamlit run`` subprocess on the shared tiny registry (PatchCore and EfficientAd on synthetic
 ``tile``, indexed into its embedded Qdrant store). The browser uploads a defective image, waits for the heatmap,
 clicks a defect on the image, waits for its neighbour thumbnails, visits every page and saves screenshots under
-``test-artifacts/browser/``. It prints the upload-to-heatmap and click-to-neighbours times with warm models.
+``test-artifacts/browser/``. After one warm-up image it times three more (fresh page each): upload to heatmap and
+defect click to neighbours, printed to the terminal (even without ``-s``) and written to ``timings.txt``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import hashlib
 import os
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -43,8 +45,10 @@ APP_START_TIMEOUT_S = 180
 STEP_TIMEOUT_MS = 180_000
 TARGET_S = 2.0
 """The issue's target for upload-to-heatmap and click-to-neighbours with warm models."""
-LOOSE_BOUND_S = 10.0
-"""What is asserted: the 2 s target is not reliably met on a loaded 2-core CI machine, so it is printed only."""
+LOOSE_BOUND_S = 5.0
+"""What is asserted (medians): a shared 2-core CI machine can be loaded by other tenants, so the 2 s target is
+printed beside the figures rather than asserted."""
+TIMED_IMAGES = 3
 NEIGHBOURS_HEADING = "Nearest anomalous neighbours"
 
 
@@ -204,40 +208,53 @@ def _visit(page: Page, title: str, screenshot: str) -> None:
     page.screenshot(path=str(ARTIFACTS / screenshot), full_page=True)
 
 
-def test_upload_click_a_defect_see_its_neighbours_and_every_page(
-    app_url: str,
-    page_registry: PageRegistry,  # noqa: F811
-) -> None:
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing: install it with scripts/ensure_chromium.sh (make test does)")
-    warm_up_image, image = _defect_images(page_registry)[:2]
+def _inspect_one(browser: Browser, url: str, image: Path, screenshots: bool) -> tuple[float, float]:
+    """Upload ``image`` on a fresh Inspect page and click one of its defects: both times, in seconds."""
     digest = hashlib.sha256(image.read_bytes()).hexdigest()
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            warm_up = _open_inspect(browser, app_url)
-            _upload(warm_up, warm_up_image)
-            _wait_idle(warm_up)
-            _click_defect(warm_up, hashlib.sha256(warm_up_image.read_bytes()).hexdigest())
-            warm_up.close()
-
-            page = _open_inspect(browser, app_url)
-            upload_s = _upload(page, image)
-            _wait_idle(page)
+    page = _open_inspect(browser, url)
+    try:
+        upload_s = _upload(page, image)
+        _wait_idle(page)
+        if screenshots:
             page.screenshot(path=str(ARTIFACTS / "inspect_1_heatmap.png"), full_page=True)
-            click_s = _click_defect(page, digest)
-            _wait_idle(page)
-            assert page.locator("[data-testid='stException']").count() == 0
-            assert page.get_by_text("· sim ").count() >= 1, "the neighbours show their similarity"
+        click_s = _click_defect(page, digest)
+        _wait_idle(page)
+        assert page.locator("[data-testid='stException']").count() == 0
+        assert page.get_by_text("· sim ").count() >= 1, "the neighbours show their similarity"
+        if screenshots:
             page.screenshot(path=str(ARTIFACTS / "inspect_2_neighbours.png"), full_page=True)
             _visit(page, "Compare", "compare.png")
             _visit(page, "Defect library", "library.png")
             _visit(page, "Models", "models.png")
+    finally:
+        page.close()
+    return upload_s, click_s
+
+
+def test_upload_click_a_defect_see_its_neighbours_and_every_page(
+    app_url: str,
+    page_registry: PageRegistry,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing: install it with scripts/ensure_chromium.sh (make test does)")
+    warm_up_image, *images = _defect_images(page_registry)[: 1 + TIMED_IMAGES]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            _inspect_one(browser, app_url, warm_up_image, screenshots=False)
+            timings = [_inspect_one(browser, app_url, image, screenshots=i == 0) for i, image in enumerate(images)]
         finally:
             browser.close()
-    print(
-        f"\nwarm upload -> heatmap {upload_s:.2f} s, defect click -> neighbours {click_s:.2f} s "
-        f"(issue target {TARGET_S:.0f} s; asserted bound {LOOSE_BOUND_S:.0f} s on this machine)"
+    uploads, clicks = ([pair[k] for pair in timings] for k in (0, 1))
+    summary = (
+        f"browser journey, warm models, {len(timings)} images: "
+        f"upload -> heatmap median {statistics.median(uploads):.2f} s"
+        f" (max {max(uploads):.2f}), defect click -> neighbours median {statistics.median(clicks):.2f} s"
+        f" (max {max(clicks):.2f}); issue target {TARGET_S:.0f} s, asserted bound {LOOSE_BOUND_S:.0f} s"
     )
-    assert upload_s <= LOOSE_BOUND_S
-    assert click_s <= LOOSE_BOUND_S
+    (ARTIFACTS / "timings.txt").write_text(summary + "\n")
+    with capsys.disabled():
+        print(f"\n{summary}")
+    assert statistics.median(uploads) <= LOOSE_BOUND_S
+    assert statistics.median(clicks) <= LOOSE_BOUND_S
