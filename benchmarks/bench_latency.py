@@ -123,9 +123,8 @@ def _torch_inferencer_pipeline(run_path: Path, device: str, export_root: Path) -
     from anomalib.deploy import TorchInferencer
 
     from services.images import load_image
-    from services.inference import CALIBRATED_THRESHOLD
     from services.model_factory import load_model
-    from services.regions import extract_regions
+    from services.regions import CALIBRATED_THRESHOLD, extract_regions
     from services.registry import load_run
     from services.settings import get_settings
     from services.visualization import resize_map

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from components import curve_chart, score_chart
-from services.inference import CALIBRATED_THRESHOLD
+from services.regions import CALIBRATED_THRESHOLD
 from services.registry import Run
 from services.run_results import read_curves, read_scores
 

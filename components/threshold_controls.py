@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from components import heat_legend
-from services.inference import CALIBRATED_THRESHOLD
+from services.regions import CALIBRATED_THRESHOLD
 
 
 @dataclass(frozen=True)

@@ -175,9 +175,7 @@ def category_fingerprint(root: Path, category: str) -> str:
     """Short sha256 over the relative path and bytes of every (non-hidden) file in a category folder."""
     category_dir = Path(root) / category
     digest = hashlib.sha256()
-    files = sorted(
-        path for path in category_dir.rglob("*") if path.is_file() and not path.name.startswith(".")
-    )
+    files = sorted(path for path in category_dir.rglob("*") if path.is_file() and not path.name.startswith("."))
     for path in files:
         digest.update(path.relative_to(category_dir).as_posix().encode() + b"\0")
         digest.update(path.read_bytes())

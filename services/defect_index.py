@@ -16,12 +16,11 @@ from PIL import Image
 
 from services import registry
 from services.embeddings import Embedder
-from services.regions import DefectRegion, extract_regions
+from services.regions import CALIBRATED_THRESHOLD, DefectRegion, extract_regions
 from services.registry import Run
 from services.similarity import IndexedItem, ItemPayload, SearchFilters, SimilarityStore
 from services.visualization import resize_map
 
-CALIBRATED_THRESHOLD = 0.5
 PEAK_FRACTION = 0.8
 RETRIEVAL_K = 5
 

@@ -22,13 +22,12 @@ import torch
 from services.images import LoadedImage, load_image
 from services.model_factory import load_model
 from services.openvino_backend import IrModel, cpu_computes_bf16, ensure_ir
-from services.regions import DefectRegion, extract_regions
+from services.regions import CALIBRATED_THRESHOLD, DefectRegion, extract_regions
 from services.registry import Run
 from services.scoring import RawForward, ScoredBatch, Thresholds, model_inputs, score_inputs
 from services.settings import Settings
 from services.visualization import resize_map
 
-CALIBRATED_THRESHOLD = 0.5
 FP16_TOLERANCE = 1e-3
 BF16_TOLERANCE = 1e-3  # normalised units, before clamping to [0, 1], on both scores and maps
 BACKENDS = ("auto", "torch", "openvino")

@@ -13,6 +13,9 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
+CALIBRATED_THRESHOLD = 0.5
+"""Where the validation-calibrated threshold lies on normalised scores and maps (anomalib's min-max
+post-processing maps it to 0.5); the default for verdicts, masks and the regions of indexed cases."""
 DEFAULT_MIN_AREA_PX = 16
 """Components smaller than this (a 4×4 patch) are treated as specks and dropped."""
 PIXEL_REACH = math.sqrt(0.5)

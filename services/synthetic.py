@@ -100,8 +100,9 @@ def _noise(rng: np.random.Generator, u: np.ndarray, v: np.ndarray, cell: float) 
     x0, y0 = np.floor(x.min()) - 2, np.floor(y.min()) - 2
     shape = (int(np.ceil(y.max() - y0)) + 4, int(np.ceil(x.max() - x0)) + 4)
     grid = rng.standard_normal(shape).astype(np.float32)
-    field = cv2.remap(grid, (x - x0).astype(np.float32), (y - y0).astype(np.float32), cv2.INTER_CUBIC,
-                      borderMode=cv2.BORDER_REFLECT)
+    field = cv2.remap(
+        grid, (x - x0).astype(np.float32), (y - y0).astype(np.float32), cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT
+    )
     return (field - field.mean()) / (field.std() + 1e-6)
 
 
@@ -160,10 +161,13 @@ def _leather(rng: np.random.Generator, n: int) -> _Surface:
     """Brown grained leather: a network of shallow creases, pores and soft bump shading."""
     s = n / REFERENCE_SIZE
     u, v, angle = _pose(rng, n)
-    creases = sum(
-        np.exp(-((_noise(rng, u, v, cell * s) / width) ** 2))
-        for cell, width in ((9.0, 0.22), (20.0, 0.16), (4.5, 0.3))
-    ) / 3
+    creases = (
+        sum(
+            np.exp(-((_noise(rng, u, v, cell * s) / width) ** 2))
+            for cell, width in ((9.0, 0.22), (20.0, 0.16), (4.5, 0.3))
+        )
+        / 3
+    )
     pores = _smoothstep(2.0, 2.6, _noise(rng, u, v, max(1.3 * s, 0.7)))
     height = 0.8 * _noise(rng, u, v, 30 * s) - 2.2 * creases - 1.6 * pores
     gy, gx = np.gradient(cv2.GaussianBlur(height, (0, 0), max(0.8 * s, 0.5)))
@@ -210,8 +214,9 @@ def _centre(rng: np.random.Generator, n: int, margin: float) -> np.ndarray:
     return rng.uniform(margin, n - margin, 2).astype(np.float32)
 
 
-def _blob(rng: np.random.Generator, n: int, centre: np.ndarray, radius: float, *, wobble: float,
-          softness: float) -> np.ndarray:
+def _blob(
+    rng: np.random.Generator, n: int, centre: np.ndarray, radius: float, *, wobble: float, softness: float
+) -> np.ndarray:
     """Soft irregular blob: a radius that varies with angle by a few random harmonics."""
     xs, ys = _pixel_grid(n)
     dx, dy = xs - centre[0], ys - centre[1]
@@ -223,8 +228,9 @@ def _blob(rng: np.random.Generator, n: int, centre: np.ndarray, radius: float, *
     return _smoothstep(-softness, softness, radius * boundary - distance)
 
 
-def _band_coordinates(rng: np.random.Generator, n: int, centre: np.ndarray, bend: float,
-                      wave: float) -> tuple[np.ndarray, np.ndarray]:
+def _band_coordinates(
+    rng: np.random.Generator, n: int, centre: np.ndarray, bend: float, wave: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Coordinates along (s) and across (t) a gently curved random line through ``centre``."""
     xs, ys = _pixel_grid(n)
     direction = rng.uniform(0, np.pi)
@@ -243,8 +249,9 @@ def _stroke_alpha(rng: np.random.Generator, n: int, length: float, width: float,
     return _smoothstep(width / 2 + softness, width / 2 - softness, np.abs(across)) * ends
 
 
-def _walk(rng: np.random.Generator, start: np.ndarray, heading: float, length: float, *, step: float,
-          turn: float) -> np.ndarray:
+def _walk(
+    rng: np.random.Generator, start: np.ndarray, heading: float, length: float, *, step: float, turn: float
+) -> np.ndarray:
     """A random walk polyline whose heading drifts by ``turn`` radians per step."""
     steps = max(int(length / step), 2)
     headings = heading + np.cumsum(rng.normal(0, turn, steps))
@@ -285,8 +292,9 @@ def _crack(rng: np.random.Generator, surface: _Surface) -> tuple[np.ndarray, np.
     lines = [main]
     for _ in range(rng.integers(1, 4)):
         origin = main[rng.integers(len(main) // 4, len(main))]
-        lines.append(_walk(rng, origin, rng.uniform(0, 2 * np.pi), rng.uniform(0.2, 0.5) * length, step=step,
-                           turn=0.18))
+        lines.append(
+            _walk(rng, origin, rng.uniform(0, 2 * np.pi), rng.uniform(0.2, 0.5) * length, step=step, turn=0.18)
+        )
     jagged = [line + rng.normal(0, 0.2 * step, line.shape).astype(np.float32) for line in lines]
     alpha = _draw_lines(n, jagged, 2 if rng.random() < 0.15 else 1)
     depth = rng.uniform(0.25, 0.65)
@@ -482,8 +490,14 @@ def _metal_particle(rng: np.random.Generator, surface: _Surface) -> tuple[np.nda
 def _thread(rng: np.random.Generator, surface: _Surface) -> tuple[np.ndarray, np.ndarray]:
     """Long thin fibre lying across the mesh, light or dark, gently curving."""
     n, s = surface.image.shape[0], _scale(surface.image.shape[0])
-    line = _walk(rng, _centre(rng, n, 0.25 * n), rng.uniform(0, 2 * np.pi), rng.uniform(0.3, 1.0) * n,
-                 step=3 * s + 0.5, turn=0.12)
+    line = _walk(
+        rng,
+        _centre(rng, n, 0.25 * n),
+        rng.uniform(0, 2 * np.pi),
+        rng.uniform(0.3, 1.0) * n,
+        step=3 * s + 0.5,
+        turn=0.12,
+    )
     alpha = _draw_lines(n, [line], 1) * rng.uniform(0.55, 0.95)
     tone = rng.uniform(0.7, 0.95) if rng.random() < 0.6 else rng.uniform(0.03, 0.12)
     image = _blend(surface.image, tone, alpha)
@@ -499,8 +513,13 @@ SURFACES: dict[str, Callable[[np.random.Generator, int], _Surface]] = {
 PAINTERS: dict[str, dict[str, Painter]] = {
     "tile": {"crack": _crack, "glue_strip": _glue_strip, "gray_stroke": _gray_stroke, "oil": _oil, "rough": _rough},
     "leather": {"color": _colour, "cut": _cut, "fold": _fold, "glue": _glue_blob, "poke": _poke},
-    "grid": {"bent": _bent, "broken": _broken, "glue": _glue_blob, "metal_contamination": _metal_particle,
-             "thread": _thread},
+    "grid": {
+        "bent": _bent,
+        "broken": _broken,
+        "glue": _glue_blob,
+        "metal_contamination": _metal_particle,
+        "thread": _thread,
+    },
 }
 
 
@@ -572,8 +591,9 @@ def _write_category(out_root: Path, category: str, config: SynthConfig) -> None:
                 _write_png(mask_path_for(out_root, category, defect_type, path), sample.mask)
 
 
-def generate_dataset(out_root: Path, categories: Sequence[str] = CATEGORIES,
-                     config: SynthConfig | None = None) -> DatasetInfo:
+def generate_dataset(
+    out_root: Path, categories: Sequence[str] = CATEGORIES, config: SynthConfig | None = None
+) -> DatasetInfo:
     """Write the synthetic dataset in MVTec-AD layout plus ``dataset.json``, and return it opened and checked."""
     config = config or SynthConfig()
     out_root = Path(out_root)
@@ -643,4 +663,3 @@ def write_contact_sheet(dataset_root: Path, out_png: Path, cell: int = 160) -> P
     out_png.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(np.vstack(rows)).save(out_png, format="PNG", optimize=True)
     return out_png
-

@@ -14,7 +14,8 @@ from PIL import Image
 
 from services.datasets import list_samples
 from services.images import ImageInputError
-from services.inference import CALIBRATED_THRESHOLD, Detector
+from services.inference import Detector
+from services.regions import CALIBRATED_THRESHOLD
 from services.registry import CHECKPOINT, EXPORT_CACHE, METRICS, file_sha256, load_run, manifest_status
 from tests.conftest import TinyRegistry
 
