@@ -37,6 +37,7 @@ def run_benchmark_command(args: argparse.Namespace, settings: Settings) -> int:
             settings.seed,
             backbone=args.backbone if model == "patchcore" else None,
             max_steps=args.steps if model == "efficientad" else None,
+            teacher=args.teacher if model == "efficientad" else None,
         )
         for model in args.models
     }

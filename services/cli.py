@@ -9,6 +9,9 @@ from collections.abc import Callable, Sequence
 
 from services.settings import CATEGORIES, Settings, SettingsError, get_settings
 
+TEACHER_CHOICES = ("official", "distilled", "random")
+"""``services.teacher.TeacherKind`` values, spelled out so that ``--help`` does not import torch."""
+
 Handler = Callable[[argparse.Namespace, Settings], int]
 
 
@@ -49,6 +52,12 @@ def _add_benchmark(sub: argparse._SubParsersAction) -> None:
         "--backbone", default=None, help="PatchCore backbone, e.g. tf_efficientnet_lite1, wide_resnet50_2"
     )
     parser.add_argument("--steps", type=int, default=None, help="EfficientAd training steps (overrides the profile)")
+    parser.add_argument(
+        "--teacher",
+        choices=TEACHER_CHOICES,
+        default=None,
+        help="EfficientAd teacher: the one found (official, else distilled) by default, or random for a comparison",
+    )
     parser.set_defaults(handler=_run_benchmark)
 
 

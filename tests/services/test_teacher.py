@@ -145,3 +145,11 @@ def test_corrupt_teacher_file_raises(settings: Settings, official_dir: Path) -> 
     path.write_bytes(b"not a state dict")
     with pytest.raises(TeacherError, match="not a PDN-small teacher"):
         resolve_teacher(settings)
+
+
+def test_benchmark_command_offers_every_teacher_kind() -> None:
+    from services.cli import TEACHER_CHOICES, build_parser
+
+    assert set(TEACHER_CHOICES) == {kind.value for kind in TeacherKind}
+    args = build_parser().parse_args(["benchmark", "--models", "efficientad", "--teacher", "random"])
+    assert args.teacher == "random"
