@@ -33,6 +33,8 @@ class ModelConfig:
     model_size: str = "small"
     max_steps: int = 0
     teacher: str = "auto"
+    bf16_training: bool = False
+    """EfficientAd: train under bf16 autocast where the device computes bf16 natively (inference stays fp32)."""
     seed: int = 0
 
     def run_name(self) -> str:
@@ -42,7 +44,8 @@ class ModelConfig:
         if self.model == "patchcore":
             layers = "-".join(layer.replace("blocks.", "b").replace("layer", "l") for layer in self.layers)
             return f"{backbone}_{layers}_{size}_cs{self.coreset_ratio:g}_nn{self.num_neighbors}_seed{self.seed}"
-        return f"{self.model_size[0].upper()}_t-{self.teacher}_{size}_st{self.max_steps}_seed{self.seed}"
+        precision = "_bf16" if self.bf16_training else ""
+        return f"{self.model_size[0].upper()}_t-{self.teacher}_{size}_st{self.max_steps}{precision}_seed{self.seed}"
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready fields."""
@@ -52,7 +55,7 @@ class ModelConfig:
 _PROFILE_CONFIGS: dict[str, dict[str, ModelConfig]] = {
     "demo": {
         "patchcore": ModelConfig(model="patchcore", image_size=256, coreset_ratio=0.1),
-        "efficientad": ModelConfig(model="efficientad", image_size=256, max_steps=60),
+        "efficientad": ModelConfig(model="efficientad", image_size=256, max_steps=100, bf16_training=True),
     },
     "full": {
         "patchcore": ModelConfig(
@@ -125,6 +128,7 @@ def _build_efficientad(config: ModelConfig, settings: Settings) -> BuiltModel:
     penalty_dir = build_penalty_folder(settings, seed=config.seed)
     module = OfflineEfficientAd(
         teacher_path=str(teacher.path) if use_file else None,
+        bf16_training=config.bf16_training,
         penalty_dir=str(penalty_dir),
         teacher_out_channels=teacher.out_channels if use_file else OFFICIAL_OUT_CHANNELS,
         model_size=config.model_size,

@@ -149,3 +149,30 @@ def test_fits_validates_tests_and_reloads_offline(
     thresholds = {key: value for key, value in model.post_processor.state_dict().items() if "threshold" in key}
     assert thresholds and all(torch.isfinite(value).all() for value in thresholds.values())
     assert all(torch.equal(value, reloaded.post_processor.state_dict()[key]) for key, value in thresholds.items())
+
+
+@pytest.mark.parametrize(
+    ("requested", "native", "expected"), [(True, True, True), (True, False, False), (False, True, False)]
+)
+def test_training_steps_use_bf16_autocast_only_when_asked_and_native(
+    monkeypatch: pytest.MonkeyPatch, requested: bool, native: bool, expected: bool
+) -> None:
+    from anomalib.models import EfficientAd
+
+    from services import efficientad_offline
+
+    seen: list[tuple[bool, torch.dtype]] = []
+
+    def parent_step(self: EfficientAd, batch: object, *args: object, **kwargs: object) -> dict[str, torch.Tensor]:
+        seen.append((torch.is_autocast_enabled("cpu"), torch.get_autocast_dtype("cpu")))
+        return {"loss": torch.zeros(())}
+
+    monkeypatch.setattr(EfficientAd, "training_step", parent_step)
+    monkeypatch.setattr(efficientad_offline, "bf16_native", lambda device: native)
+    model = OfflineEfficientAd(bf16_training=requested, visualizer=False)
+    model.training_step(object())
+    assert seen[0][0] is expected
+    if expected:
+        assert seen[0][1] == torch.bfloat16
+    assert not torch.is_autocast_enabled("cpu"), "autocast ends with the step"
+    assert OfflineEfficientAd(bf16_training=requested, visualizer=False).hparams["bf16_training"] is requested
