@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from services.datasets import DATASET_RECORD, open_dataset
-from services.model_factory import profile_config
+from services.model_factory import concrete, profile_config
 from services.registry import Run
 from services.settings import Settings
 from services.synthetic import SynthConfig, generate_dataset
@@ -44,7 +44,7 @@ def run_benchmark_command(args: argparse.Namespace, settings: Settings) -> int:
     total = len(configs) * len(categories)
     console.print(
         f"benchmark: dataset [bold]{dataset.name}[/] ({dataset.fingerprint}), profile {args.profile}, device {device}, "
-        f"{total} runs: " + ", ".join(config.run_name() for config in configs.values())
+        f"{total} runs: " + ", ".join(concrete(config, settings).run_name() for config in configs.values())
     )
     columns = (
         TextColumn("[bold]{task.description}"),
