@@ -102,7 +102,14 @@ def _engine(request: RunRequest, work_dir: Path) -> Engine:
 
 
 def _quiet_libraries() -> None:
-    for name in ("lightning", "lightning.pytorch", "lightning.fabric", "anomalib"):
+    for name in (
+        "lightning",
+        "lightning.pytorch",
+        "lightning.fabric",
+        "lightning_fabric",
+        "pytorch_lightning",
+        "anomalib",
+    ):
         logging.getLogger(name).setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", module="lightning")
     warnings.filterwarnings("ignore", module="anomalib")
