@@ -31,6 +31,7 @@ that durability is enough.
 
 from __future__ import annotations
 
+import atexit
 import re
 import threading
 import uuid
@@ -507,8 +508,15 @@ def open_store(settings: Settings | None = None) -> SimilarityStore:
 
 
 def close_stores() -> None:
-    """Close every store :func:`open_store` handed out (releasing embedded folder locks) and forget them."""
+    """Close every store :func:`open_store` handed out (releasing embedded folder locks) and forget them.
+
+    Also runs at interpreter exit, while modules are still importable: an embedded client left to its ``__del__``
+    during shutdown prints an ``ImportError`` traceback.
+    """
     with _STORES_LOCK:
         for store in _STORES.values():
             store.close()
         _STORES.clear()
+
+
+atexit.register(close_stores)
