@@ -40,6 +40,11 @@ class EvaluationProtocol:
     holdout_fraction: float
     seed: int
 
+    @property
+    def validation_normals(self) -> tuple[Sample, ...]:
+        """The held-out normal images of the validation split."""
+        return tuple(sample for sample in self.validation if not sample.is_anomalous)
+
     def describe(self) -> dict[str, object]:
         """A JSON-ready summary for ``metrics.json``."""
         return {

@@ -21,6 +21,7 @@ from lightning.pytorch import seed_everything
 from PIL import Image
 
 from services import registry
+from services.calibration import calibrate_on_normals
 from services.datasets import DatasetInfo
 from services.evaluation import ScoredTestSet, compute_metrics, image_curves, score_samples
 from services.model_factory import ModelConfig, build_model, concrete
@@ -182,6 +183,7 @@ def train_and_evaluate(
         engine.fit(model=model, datamodule=datamodule)
         if not np.isfinite(Thresholds.of(model).image):
             engine.validate(model=model, datamodule=datamodule, verbose=False)
+        ceiling = calibrate_on_normals(model, protocol.validation_normals, device=request.device)
         fit_s = time.perf_counter() - started
         engine.trainer.save_checkpoint(out / registry.CHECKPOINT)
         progress(f"{config.model}/{request.category}: scoring {len(protocol.test)} test images")
@@ -206,7 +208,7 @@ def train_and_evaluate(
         metrics=metrics.as_dict(),
         thresholds=asdict(thresholds),
         config={**config.as_dict(), **built.provenance},
-        protocol=protocol.describe(),
+        protocol={**protocol.describe(), "thresholds": ceiling.as_dict()},
         timings={
             "fit_s": round(fit_s, 3),
             "test_ms_per_image": round(test_ms, 3),

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from services import registry
+from services import evaluation, registry
+from services.calibration import RULE, calibrate_on_normals
 from services.datasets import open_dataset
 from services.model_factory import load_model, profile_config
 from services.protocol import PSEUDO_DEFECT, build_protocol
@@ -71,6 +72,9 @@ def test_thresholds_never_read_test_files(
         default_root_dir=settings.registry_dir / "tmp",
     )
     engine.fit(model=model, datamodule=ProtocolDataModule(protocol, train_batch_size=4, eval_batch_size=4))
+    real_load = evaluation._load
+    monkeypatch.setattr(evaluation, "_load", lambda sample: opened.append(str(sample.path)) or real_load(sample))
+    calibrate_on_normals(model, protocol.validation_normals)
     assert opened, "the spy saw no file"
     test_root = tiny_synthetic_root / "tile"
     leaked = [
@@ -102,6 +106,11 @@ def test_every_artefact_and_metric_field(runs: list[registry.Run], tiny_syntheti
         assert set(record.thresholds) == {"image", "pixel", "image_min", "image_max", "pixel_min", "pixel_max"}
         assert all(np.isfinite(value) for value in record.thresholds.values())
         assert record.protocol["thresholds_fitted_on"].startswith("validation")
+        ceiling = record.protocol["thresholds"]
+        assert ceiling["rule"] == RULE and ceiling["n_images"] >= 2
+        assert (ceiling["image"], ceiling["pixel"]) == pytest.approx(
+            (record.thresholds["image"], record.thresholds["pixel"])
+        )
         assert {"fit_s", "test_ms_per_image", "peak_rss_mb"} <= set(record.timings)
         assert record.versions["anomalib"] == "2.7.0"
         assert record.config["seed"] == 0
