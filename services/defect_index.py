@@ -64,7 +64,10 @@ class IndexReport:
 
 
 def index_run(run: Run, store: SimilarityStore, embedder: Embedder) -> IndexReport:
-    """Upsert region and image vectors of every anomalous test image of ``run`` (idempotent)."""
+    """Replace the run's points by region and image vectors of its anomalous test images (idempotent).
+
+    The run's earlier points are deleted first: a run retrained into the same folder may find other regions.
+    """
     record = run.record
     stored = StoredMaps.of(run)
     root = Path(record.dataset_root)
@@ -96,6 +99,7 @@ def index_run(run: Run, store: SimilarityStore, embedder: Embedder) -> IndexRepo
             **common, kind="image", image_path=path, split="test", score=float(score), defect_type=defect
         )
         items.append(IndexedItem(vector=embedder.image_vector(rgb), payload=image_payload))
+    store.delete_run(record.dataset, record.model, record.category, record.run)
     store.upsert(items)
     return IndexReport(run=str(run.path), images=images, regions=sum(i.payload.kind == "region" for i in items))
 

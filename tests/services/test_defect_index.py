@@ -93,3 +93,32 @@ def test_retrieval_metrics_are_recorded(
     assert saved["precision_at_5"] == metrics.precision_at_5
     assert registry.manifest_status(run.path) == "ok"
     assert registry.load_run(run.path).record.retrieval["queries"] == metrics.queries
+
+
+def test_reindexing_a_retrained_run_drops_its_stale_points(
+    tiny_registry: TinyRegistry, store: SimilarityStore, embedder: Embedder
+) -> None:
+    from services.similarity import IndexedItem, ItemPayload
+
+    run = tiny_registry.runs["patchcore"]
+    report = index_run(run, store, embedder)
+    record = run.record
+    stale = ItemPayload(
+        dataset=record.dataset,
+        category=record.category,
+        model=record.model,
+        run=record.run,
+        kind="region",
+        image_path="/gone/retrained/region.png",
+        split="test",
+        score=0.9,
+        defect_type="crack",
+        region_id=99,
+        bbox=(0, 0, 4, 4),
+    )
+    store.upsert([IndexedItem(vector=np.eye(REGION_DIM, dtype=np.float32)[0], payload=stale)])
+    filters = SearchFilters(run=record.run, model=record.model, kind="region")
+    assert store.count(filters) == report.regions + 1
+    index_run(run, store, embedder)
+    assert store.count(filters) == report.regions
+    assert store.count(SearchFilters(run=record.run, model=record.model, kind="image")) == report.images
