@@ -1,7 +1,9 @@
 """Vectors for defect regions and whole images, for similar-defect search.
 
-Region vector (``REGION_DIM`` = 271 values, L2-normalised), built from a context crop around the region resized to
-``CROP_SIZE`` so that it does not depend on where the defect sits or how large the image is:
+Region vector (``REGION_DIM`` = 271 values, L2-normalised), built from the region's core (its pixels scoring at least
+``CORE_FRACTION`` of its peak that connect to the peak: what is most anomalous, not the normal surface a
+generous threshold lets in) and a context crop around that core resized to ``CROP_SIZE``, so that it does not depend
+on where the defect sits or how large the image is:
 
 * appearance, 264 values: offline ImageNet EfficientNet-Lite0 features of the crop (stride 8 ``blocks.2``, 40
   channels; stride 16 ``blocks.4``, 112 channels), averaged inside the region's mask, plus the maximum of
@@ -25,7 +27,7 @@ import torch
 from torch.nn import functional
 
 from services.backbones import load_pretrained_weights
-from services.regions import DefectRegion
+from services.regions import DefectRegion, extract_regions
 from services.settings import Settings
 
 BACKBONE = "tf_efficientnet_lite0"
@@ -33,6 +35,9 @@ FEATURE_INDICES = (2, 3)  # blocks.2 (stride 8), blocks.4 (stride 16)
 CROP_SIZE = 128
 CONTEXT = 0.5  # margin added on each side of the bounding box, as a fraction of its size
 MIN_CROP_PX = 24
+CORE_FRACTION = 0.85
+"""Chosen on the synthetic PatchCore runs' leave-one-image-out precision@5 (mean over tile, leather, grid: whole
+region 0.54; core at 0.6 / 0.75 / 0.85 / 0.9 / 0.95 / 0.98 of the peak: 0.55 / 0.59 / 0.65 / 0.63 / 0.61 / 0.56)."""
 SHAPE_WEIGHT = 0.5
 STATS_WEIGHT = 0.25
 REGION_DIM = 40 + 112 + 112 + 5 + 2
@@ -50,6 +55,13 @@ def _region_mask(region: DefectRegion, height: int, width: int) -> np.ndarray:
     mask = np.zeros((height, width), np.uint8)
     cv2.fillPoly(mask, [np.array(region.contour, np.int32).reshape(-1, 1, 2)], 1)
     return mask.astype(bool)
+
+
+def region_core(anomaly_map: np.ndarray, region: DefectRegion) -> DefectRegion:
+    """The region's most anomalous part: its pixels at ≥ ``CORE_FRACTION`` of its peak, connected to the peak."""
+    mask = _region_mask(region, *anomaly_map.shape[:2]) & (anomaly_map >= CORE_FRACTION * region.max_score)
+    cores = extract_regions(anomaly_map, mask, min_area_px=1)
+    return cores[0] if cores else region  # ranked by max score: the part holding the peak
 
 
 def shape_features(region: DefectRegion, mask: np.ndarray, image_area: int) -> np.ndarray:
@@ -115,6 +127,7 @@ class Embedder:
         """(len(regions), REGION_DIM) unit vectors for regions of one image (map at the image's resolution)."""
         if not regions:
             return np.zeros((0, REGION_DIM), np.float32)
+        regions = [region_core(anomaly_map, region) for region in regions]
         crops = [crop_region(rgb, region) for region in regions]
         fine, coarse = self._features([crop.rgb for crop in crops])
         vectors = []
