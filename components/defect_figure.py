@@ -21,7 +21,7 @@ from PIL import Image
 
 from components.style import HIGHLIGHT_COLOUR
 from services.inference import Prediction
-from services.regions import DefectRegion
+from services.regions import DefectRegion, region_mask
 from services.visualization import draw_contours, overlay
 
 DISPLAY_PX = 560
@@ -52,11 +52,9 @@ def _picture(rgb: np.ndarray, prediction: Prediction, opacity: float) -> tuple[s
 
 def _region_pixels(region: DefectRegion, shape: tuple[int, int], stride: int) -> np.ndarray:
     """``(n, 2)`` ``(x, y)`` pixels of the region's filled outline on a grid of ``stride``."""
-    mask = np.zeros(shape, np.uint8)
-    cv2.fillPoly(mask, [np.array(region.contour, np.int32).reshape(-1, 1, 2)], 1)
-    grid = np.zeros_like(mask)
-    grid[::stride, ::stride] = 1
-    rows, cols = np.nonzero(mask & grid)
+    grid = np.zeros(shape, bool)
+    grid[::stride, ::stride] = True
+    rows, cols = np.nonzero(region_mask(region, *shape) & grid)
     return np.stack([cols, rows], axis=1)
 
 

@@ -27,7 +27,7 @@ import torch
 from torch.nn import functional
 
 from services.backbones import load_pretrained_weights
-from services.regions import DefectRegion, extract_regions
+from services.regions import DefectRegion, extract_regions, region_mask
 from services.settings import Settings
 
 BACKBONE = "tf_efficientnet_lite0"
@@ -51,15 +51,9 @@ def _unit(vector: np.ndarray) -> np.ndarray:
     return vector / norm if norm > 0 else vector
 
 
-def _region_mask(region: DefectRegion, height: int, width: int) -> np.ndarray:
-    mask = np.zeros((height, width), np.uint8)
-    cv2.fillPoly(mask, [np.array(region.contour, np.int32).reshape(-1, 1, 2)], 1)
-    return mask.astype(bool)
-
-
 def region_core(anomaly_map: np.ndarray, region: DefectRegion) -> DefectRegion:
     """The region's most anomalous part: its pixels at ≥ ``CORE_FRACTION`` of its peak, connected to the peak."""
-    mask = _region_mask(region, *anomaly_map.shape[:2]) & (anomaly_map >= CORE_FRACTION * region.max_score)
+    mask = region_mask(region, *anomaly_map.shape[:2]) & (anomaly_map >= CORE_FRACTION * region.max_score)
     cores = extract_regions(anomaly_map, mask, min_area_px=1)
     return cores[0] if cores else region  # ranked by max score: the part holding the peak
 
@@ -92,8 +86,11 @@ class RegionCrop:
     mask: np.ndarray
 
 
-def crop_region(rgb: np.ndarray, region: DefectRegion) -> RegionCrop:
-    """A square context crop around the region's bounding box, clipped to the image."""
+def crop_region(rgb: np.ndarray, region: DefectRegion, mask: np.ndarray | None = None) -> RegionCrop:
+    """A square context crop around the region's bounding box, clipped to the image.
+
+    ``mask``: the region's :func:`~services.regions.region_mask` at the image's size, when the caller has it already.
+    """
     height, width = rgb.shape[:2]
     x, y, w, h = region.bbox
     side = max(int(max(w, h) * (1 + 2 * CONTEXT)), MIN_CROP_PX)
@@ -101,7 +98,7 @@ def crop_region(rgb: np.ndarray, region: DefectRegion) -> RegionCrop:
     left = int(np.clip(cx - side / 2, 0, max(width - side, 0)))
     top = int(np.clip(cy - side / 2, 0, max(height - side, 0)))
     right, bottom = min(left + side, width), min(top + side, height)
-    full_mask = _region_mask(region, height, width)
+    full_mask = region_mask(region, height, width) if mask is None else mask
     return RegionCrop(rgb=rgb[top:bottom, left:right], mask=full_mask[top:bottom, left:right])
 
 
@@ -128,11 +125,12 @@ class Embedder:
         if not regions:
             return np.zeros((0, REGION_DIM), np.float32)
         regions = [region_core(anomaly_map, region) for region in regions]
-        crops = [crop_region(rgb, region) for region in regions]
+        masks = [region_mask(region, *rgb.shape[:2]) for region in regions]
+        crops = [crop_region(rgb, region, mask) for region, mask in zip(regions, masks, strict=True)]
         fine, coarse = self._features([crop.rgb for crop in crops])
         vectors = []
         image_area = rgb.shape[0] * rgb.shape[1]
-        for i, (crop, region) in enumerate(zip(crops, regions, strict=True)):
+        for i, (crop, region, full_mask) in enumerate(zip(crops, regions, masks, strict=True)):
             weights = torch.from_numpy(crop.mask.astype(np.float32))[None, None]
             parts = []
             for feature in (fine[i : i + 1], coarse[i : i + 1]):
@@ -142,7 +140,6 @@ class Embedder:
             grid = functional.interpolate(weights, size=coarse.shape[-2:], mode="area")[0, 0] > 0
             inside = coarse[i][:, grid] if grid.any() else coarse[i].flatten(1)
             parts.append(_unit(inside.amax(dim=1).numpy()))
-            full_mask = _region_mask(region, *rgb.shape[:2])
             values = anomaly_map[full_mask] if full_mask.any() else np.array([region.max_score])
             stats = np.array([float(values.max()), float(values.mean())], np.float32)
             parts.append(SHAPE_WEIGHT * shape_features(region, full_mask, image_area))

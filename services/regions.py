@@ -107,6 +107,13 @@ def extract_regions(
     return [replace(region, id=rank) for rank, region in enumerate(found, start=1)]
 
 
+def region_mask(region: DefectRegion, height: int, width: int) -> np.ndarray:
+    """``(height, width)`` boolean mask of the region's filled outline."""
+    mask = np.zeros((height, width), np.uint8)
+    cv2.fillPoly(mask, [np.array(region.contour, np.int32).reshape(-1, 1, 2)], 1)
+    return mask.astype(bool)
+
+
 def _outline_array(region: DefectRegion) -> np.ndarray:
     return np.array(region.contour, dtype=np.float32).reshape(-1, 1, 2)
 

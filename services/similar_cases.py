@@ -17,7 +17,7 @@ import numpy as np
 from services.defect_index import StoredMaps, regions_of
 from services.embeddings import Embedder, crop_region
 from services.images import load_image
-from services.regions import DefectRegion
+from services.regions import DefectRegion, region_mask
 from services.registry import Run
 from services.settings import Settings
 from services.similarity import (
@@ -66,9 +66,10 @@ class SimilarCases:
 
 
 def draw_case(rgb: np.ndarray, anomaly_map: np.ndarray, region: DefectRegion) -> CaseThumbnail:
-    """The context crop around ``region`` (as the embedder sees it), scaled to ``THUMBNAIL_PX``."""
-    crop = crop_region(rgb, region)
-    heat = crop_region(overlay(rgb, anomaly_map), region).rgb
+    """The context crop around ``region`` with its outline, scaled to ``THUMBNAIL_PX``."""
+    mask = region_mask(region, *rgb.shape[:2])
+    crop = crop_region(rgb, region, mask)
+    heat = crop_region(overlay(rgb, anomaly_map), region, mask).rgb
     height, width = crop.rgb.shape[:2]
     scale = THUMBNAIL_PX / max(height, width)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))

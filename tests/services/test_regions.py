@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from services.regions import DefectRegion, RegionInputError, extract_regions, region_at
+from services.regions import DefectRegion, RegionInputError, extract_regions, region_at, region_mask
 
 
 def blank(height: int = 20, width: int = 30) -> tuple[np.ndarray, np.ndarray]:
@@ -165,3 +165,13 @@ def test_region_at_falls_back_to_the_bounding_box_of_a_concave_region() -> None:
     (region,) = extract_regions(scores, mask, min_area_px=1)
     assert region_at([region], 7, 2) == region
     assert region_at([], 7, 2) is None
+
+
+def test_region_mask_fills_the_outline_back_to_the_component() -> None:
+    anomaly_map = np.zeros((20, 30), np.float32)
+    component = np.zeros((20, 30), bool)
+    component[3:9, 4:15] = True
+    component[9:14, 10:13] = True  # an L shape, so a bounding box would not do
+    anomaly_map[component] = 0.8
+    (region,) = extract_regions(anomaly_map, component)
+    assert np.array_equal(region_mask(region, 20, 30), component)
