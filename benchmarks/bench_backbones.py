@@ -1,15 +1,18 @@
 """PatchCore feature choice on synthetic data: backbone, layers and input size, measured side by side in one run.
 
 Usage: ``TQDM_DISABLE=1 python benchmarks/bench_backbones.py [--categories tile leather grid]
-[--configs lite0:b2+b4:256 lite2:b2+b4:256 ...] [--ratio 0.1]``
+[--configs lite0:b2+b4:256 lite2:b2+b4:512:0.025 ...] [--ratio 0.1]``
 
-Each configuration is ``<backbone>:<layers>:<image size>`` (``lite0`` = ``tf_efficientnet_lite0``, ``b2+b4`` =
-``blocks.2`` and ``blocks.4``; EfficientNet's feature stages are blocks 0, 1, 2, 4 and 6, at strides 2 to 32). For
-every configuration and category the demo-profile PatchCore is built with those overrides, the training patch features
-of the whole ``train/good`` folder are extracted once (:func:`benchmarks.bench_coreset.extract_features`), the
-project's k-center greedy coreset is selected at ``--ratio`` and the test split is scored (image AUROC from raw
-scores, so no validation pass is needed). It prints image and pixel AUROC per category, their mean, the image AUROC of
-each defect type against the good images, and the seconds spent in feature extraction, coreset selection and testing.
+Each configuration is ``<backbone>:<layers>:<image size>[:<coreset ratio>]`` (``lite0`` = ``tf_efficientnet_lite0``,
+``b2+b4`` = ``blocks.2`` and ``blocks.4``; EfficientNet's feature stages are blocks 0, 1, 2, 4 and 6, at strides 2 to
+32; the ratio defaults to ``--ratio``). A larger input has more patches per image, so the resolution sweep lowers the
+ratio to keep the memory bank at the same size (about 6,100 patches of the 60 training images): the comparison is
+about the features, not the bank. For every configuration and category the demo-profile PatchCore is built with those
+overrides, the training patch features of the whole ``train/good`` folder are extracted once
+(:func:`benchmarks.bench_coreset.extract_features`), the project's k-center greedy coreset is selected at the
+configuration's ratio and the test split is scored (image AUROC from raw scores, so no validation pass is needed). It
+prints image and pixel AUROC per category, their mean, the image AUROC of each defect type against the good images,
+and the seconds spent in feature extraction, coreset selection and testing.
 The synthetic dataset is generated into a temporary folder with the default generator settings unless ``--root`` names
 an existing one.
 """
@@ -33,7 +36,9 @@ DEFAULT_CONFIGS = (
     "lite0:b2+b4:256",
     "lite1:b2+b4:256",
     "lite2:b2+b4:256",
-    "lite2:b2+b4:320",
+    "lite2:b2+b4:320:0.064",
+    "lite2:b2+b4:384:0.045",
+    "lite2:b2+b4:512:0.025",
     "lite0:b1+b2+b4:256",
 )
 """What was measured for the demo profile's choice (``services.model_factory``)."""
@@ -41,24 +46,29 @@ DEFAULT_CONFIGS = (
 
 @dataclass(frozen=True)
 class FeatureChoice:
-    """One parsed ``<backbone>:<layers>:<size>`` configuration."""
+    """One parsed ``<backbone>:<layers>:<size>[:<ratio>]`` configuration."""
 
     backbone: str
     layers: tuple[str, ...]
     image_size: int
+    ratio: float | None = None
+    """Coreset sampling ratio; ``None``: the command's ``--ratio``."""
 
     @classmethod
     def parse(cls, text: str) -> FeatureChoice:
-        """``lite2:b2+b4:256`` → ``tf_efficientnet_lite2``, ``(blocks.2, blocks.4)``, 256."""
+        """``lite2:b2+b4:512:0.025`` → ``tf_efficientnet_lite2``, ``(blocks.2, blocks.4)``, 512, 0.025."""
         try:
-            backbone, layers, size = text.split(":")
+            backbone, layers, size, *ratio = text.split(":")
+            if len(ratio) > 1:
+                raise ValueError(text)
             return cls(
                 backbone=f"tf_efficientnet_{backbone}",
                 layers=tuple(f"blocks.{layer.removeprefix('b')}" for layer in layers.split("+")),
                 image_size=int(size),
+                ratio=float(ratio[0]) if ratio else None,
             )
         except ValueError as exc:
-            message = f"{text!r} is not <backbone>:<layers>:<size>, e.g. lite2:b2+b4:256"
+            message = f"{text!r} is not <backbone>:<layers>:<size>[:<ratio>], e.g. lite2:b2+b4:512:0.025"
             raise argparse.ArgumentTypeError(message) from exc
 
 
@@ -127,7 +137,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--categories", nargs="+", default=["tile", "leather", "grid"])
     parser.add_argument("--configs", nargs="+", type=FeatureChoice.parse, default=None)
-    parser.add_argument("--ratio", type=float, default=0.1, help="coreset sampling ratio")
+    parser.add_argument("--ratio", type=float, default=0.1, help="coreset sampling ratio of configurations without one")
     parser.add_argument("--root", type=Path, default=None, help="an existing synthetic dataset root")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -139,10 +149,12 @@ def _run(args: argparse.Namespace, root: Path) -> None:
     header = f"{'configuration':<34} {'category':<8} {'img AUROC':>9} {'px AUROC':>9} {'feat/core/test s':>17}"
     print(f"{header}  per defect")
     for choice in args.configs:
-        label = f"{choice.backbone.removeprefix('tf_efficientnet_')} {'+'.join(choice.layers)} {choice.image_size}px"
+        ratio = choice.ratio or args.ratio
+        backbone = choice.backbone.removeprefix("tf_efficientnet_")
+        label = f"{backbone} {'+'.join(choice.layers)} {choice.image_size}px cs{ratio:g}"
         results = []
         for category in args.categories:
-            result = evaluate(choice, root, category, args.ratio, args.seed)
+            result = evaluate(choice, root, category, ratio, args.seed)
             results.append(result)
             defects = " ".join(f"{name} {value:.2f}" for name, value in result.per_defect.items())
             seconds = "/".join(f"{value:.0f}" for value in result.seconds)
