@@ -12,15 +12,26 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from anomalib.models import Patchcore
+from anomalib.models.image.patchcore.anomaly_map import AnomalyMapGenerator
 
 JL_EPS = 0.9
 """Random projection distortion; anomalib's ``KCenterGreedy`` uses ``SparseRandomProjection(eps=0.9)``."""
 
 ProjectionDim = int | None | Literal["auto"]
+
+ANOMALIB_MAP_SIGMA = 4.0
+"""The Gaussian sigma, in model-input pixels, with which anomalib's PatchCore smooths its anomaly maps."""
+ANOMALIB_INPUT_SIDE = 256
+"""The input side of anomalib's default PatchCore pre-processor, for which that sigma was set."""
+
+
+def map_sigma_for(image_side: int) -> float:
+    """anomalib's map smoothing scaled to a model input of ``image_side`` px: the same blur relative to the part."""
+    return ANOMALIB_MAP_SIGMA * image_side / ANOMALIB_INPUT_SIDE
 
 
 class CoresetError(ValueError):
@@ -175,13 +186,22 @@ class FastCoresetPatchcore(Patchcore):
     """anomalib's ``Patchcore`` with :func:`k_center_greedy` as its coreset step.
 
     Build it wherever a ``Patchcore`` would be built (``services.model_factory`` does): a subclass makes the
-    swap visible in the type and needs no patching of anomalib objects. Only :meth:`fit` (run once after the
-    training pass) differs. The constructor, hyper-parameters and
-    state-dict keys are ``Patchcore``'s, so a checkpoint written by this class loads with
-    ``Patchcore.load_from_checkpoint`` and the other way round; only anomalib's ``Engine`` result folder
+    swap visible in the type and needs no patching of anomalib objects. :meth:`fit` (run once after the
+    training pass) differs, and ``map_sigma`` sets the Gaussian that smooths the anomaly maps (anomalib fixes it at
+    4 px of the model input whatever the input size; :func:`map_sigma_for` scales it). The other constructor
+    arguments and the state-dict keys are ``Patchcore``'s; the hyper-parameters are ``Patchcore``'s plus
+    ``map_sigma``, so checkpoints reload with this class (those written at anomalib's sigma, including earlier
+    ones without the key, also with ``Patchcore.load_from_checkpoint``). Only anomalib's ``Engine`` result folder
     is named after the class. The coreset seed is drawn from torch's global generator, where anomalib
     draws its random start, so ``lightning.seed_everything`` makes fitting reproducible.
     """
+
+    def __init__(self, *args: Any, map_sigma: float = ANOMALIB_MAP_SIGMA, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not map_sigma > 0:
+            raise CoresetError(f"map_sigma must be a positive number of pixels, got {map_sigma!r}")
+        self.model.anomaly_map_generator = AnomalyMapGenerator(sigma=map_sigma)
+        self.hparams["map_sigma"] = float(map_sigma)
 
     def fit(self) -> None:
         """Replace the collected training embeddings by their k-center-greedy coreset (the memory bank)."""

@@ -10,7 +10,7 @@ from anomalib.models import Patchcore
 from anomalib.models.components.base import AnomalibModule
 
 from services.backbones import DEFAULT_LAYERS, LoadedWeights, load_pretrained_weights
-from services.coreset import FastCoresetPatchcore
+from services.coreset import FastCoresetPatchcore, map_sigma_for
 from services.efficientad_offline import OfflineEfficientAd
 from services.penalty_images import build_penalty_folder
 from services.settings import Settings
@@ -53,20 +53,17 @@ class ModelConfig:
 
 
 _PROFILE_CONFIGS: dict[str, dict[str, ModelConfig]] = {
-    # demo PatchCore: EfficientNet-Lite2 blocks 2+4 at 256 px, chosen with benchmarks/bench_backbones.py on the
-    # synthetic data (mean image AUROC over tile/leather/grid: lite0 0.863, lite1 0.862, lite2 0.910; adding the
-    # stride-4 blocks.1 lowered tile to 0.78). A larger input (the 256 px images upsampled, coreset ratio lowered to
-    # keep the bank size) raises image AUROC: 512 px with ratio 0.025 gave tile 0.923, leather 0.922, grid 0.961 (mean
-    # 0.935 vs 0.904), but lowers pixel F1 at the calibrated threshold (mean 0.613 -> 0.451), pixel AUROC (0.971 ->
-    # 0.959) and region retrieval (P@5 0.647 -> 0.547): anomalib's map smoothing is a fixed 4 px Gaussian of the
-    # model input, so a 512 px map is half as smooth relative to the part and breaks into more regions (163 vs 126 on
-    # the 120 defective test images). Kept at 256 px until the smoothing scales with the input size.
+    # demo PatchCore: EfficientNet-Lite2 blocks 2+4, chosen with benchmarks/bench_backbones.py on the synthetic data
+    # (mean image AUROC over tile/leather/grid at 256 px: lite0 0.863, lite1 0.862, lite2 0.910; adding the stride-4
+    # blocks.1 lowered tile to 0.78). Input side 512 px (the 256 px images upsampled) with the coreset ratio lowered to
+    # 0.025 to keep the memory bank at its 256 px size, and the map smoothing scaled with the input (map_sigma_for).
     "demo": {
         "patchcore": ModelConfig(
             model="patchcore",
-            image_size=256,
+            image_size=512,
             backbone="tf_efficientnet_lite2",
             layers=DEFAULT_LAYERS["tf_efficientnet_lite2"],
+            coreset_ratio=0.025,
         ),
         "efficientad": ModelConfig(model="efficientad", image_size=256, max_steps=100, bf16_training=True),
     },
@@ -114,6 +111,7 @@ def _build_patchcore(config: ModelConfig, settings: Settings) -> BuiltModel:
         pre_trained=False,
         coreset_sampling_ratio=config.coreset_ratio,
         num_neighbors=config.num_neighbors,
+        map_sigma=map_sigma_for(config.image_size),
         pre_processor=Patchcore.configure_pre_processor(
             image_size=(config.image_size, config.image_size), center_crop_size=crop
         ),
@@ -122,7 +120,8 @@ def _build_patchcore(config: ModelConfig, settings: Settings) -> BuiltModel:
     weights: LoadedWeights = load_pretrained_weights(
         module.model.feature_extractor.feature_extractor, config.backbone, settings
     )
-    return BuiltModel(module=module, provenance={"backbone_weights": asdict(weights)})
+    provenance = {"backbone_weights": asdict(weights), "map_sigma": module.hparams["map_sigma"]}
+    return BuiltModel(module=module, provenance=provenance)
 
 
 def concrete(config: ModelConfig, settings: Settings) -> ModelConfig:

@@ -11,7 +11,14 @@ from anomalib.models import Patchcore
 from anomalib.models.components import KCenterGreedy
 from PIL import Image
 
-from services.coreset import CoresetError, FastCoresetPatchcore, k_center_greedy, projection_size
+from services.coreset import (
+    ANOMALIB_MAP_SIGMA,
+    CoresetError,
+    FastCoresetPatchcore,
+    k_center_greedy,
+    map_sigma_for,
+    projection_size,
+)
 
 
 def _random(n: int = 1200, d: int = 48, seed: int = 0) -> torch.Tensor:
@@ -176,8 +183,9 @@ def test_bad_input_raises_coreset_error(embedding: object, ratio: float, kwargs:
         k_center_greedy(embedding, ratio, **kwargs)  # type: ignore[arg-type]
 
 
-def _tiny_patchcore(cls: type[Patchcore], ratio: float) -> Patchcore:
+def _tiny_patchcore(cls: type[Patchcore], ratio: float, **extra: float) -> Patchcore:
     return cls(
+        **extra,
         backbone="resnet18",
         layers=("layer2",),
         pre_trained=False,
@@ -208,7 +216,27 @@ def test_fast_patchcore_has_patchcore_state_dict_and_hyperparameters() -> None:
     fast, stock = _tiny_patchcore(FastCoresetPatchcore, 0.1), _tiny_patchcore(Patchcore, 0.1)
     assert isinstance(fast, Patchcore)
     assert fast.state_dict().keys() == stock.state_dict().keys()
-    assert dict(fast.hparams) == dict(stock.hparams)
+    assert dict(fast.hparams) == {**stock.hparams, "map_sigma": ANOMALIB_MAP_SIGMA}
+    stock.load_state_dict(fast.state_dict(), strict=True)  # at anomalib's sigma the blur kernel is anomalib's
+
+
+def test_map_sigma_scales_with_the_input_side() -> None:
+    assert map_sigma_for(256) == ANOMALIB_MAP_SIGMA
+    assert map_sigma_for(512) == 2 * ANOMALIB_MAP_SIGMA
+    wide = _tiny_patchcore(FastCoresetPatchcore, 0.1, map_sigma=8.0)
+    stock_kernel = _tiny_patchcore(Patchcore, 0.1).model.anomaly_map_generator.blur.kernel
+    assert wide.model.anomaly_map_generator.blur.kernel.shape[-1] > stock_kernel.shape[-1]
+    scores = torch.zeros(1, 1, 8, 8)
+    scores[..., 4, 4] = 1.0
+    narrow = _tiny_patchcore(FastCoresetPatchcore, 0.1).model.anomaly_map_generator(scores, (64, 64))
+    spread = wide.model.anomaly_map_generator(scores, (64, 64))
+    assert spread.max() < narrow.max()  # the same peak, smoothed twice as wide
+
+
+@pytest.mark.parametrize("sigma", [0.0, -1.0])
+def test_map_sigma_must_be_positive(sigma: float) -> None:
+    with pytest.raises(CoresetError, match="map_sigma"):
+        _tiny_patchcore(FastCoresetPatchcore, 0.1, map_sigma=sigma)
 
 
 def test_fast_patchcore_fit_without_embeddings_raises() -> None:
@@ -227,7 +255,7 @@ def _write_images(folder: Path, count: int, seed: int, defect: bool) -> None:
 
 
 @pytest.mark.slow
-def test_fast_patchcore_trains_and_checkpoint_loads_as_patchcore(tmp_path: Path) -> None:
+def test_fast_patchcore_trains_and_its_checkpoint_reloads(tmp_path: Path) -> None:
     from anomalib.data import Folder
     from anomalib.engine import Engine
 
@@ -243,7 +271,7 @@ def test_fast_patchcore_trains_and_checkpoint_loads_as_patchcore(tmp_path: Path)
         num_workers=0,
         seed=0,
     )
-    model = _tiny_patchcore(FastCoresetPatchcore, ratio=0.1)
+    model = _tiny_patchcore(FastCoresetPatchcore, ratio=0.1, map_sigma=6.0)
     engine = Engine(default_root_dir=tmp_path / "results", accelerator="cpu", devices=1, enable_progress_bar=False)
     torch.manual_seed(0)
     engine.fit(model=model, datamodule=datamodule)
@@ -252,13 +280,25 @@ def test_fast_patchcore_trains_and_checkpoint_loads_as_patchcore(tmp_path: Path)
     expected = int(len(datamodule.train_data) * patches_per_image * 0.1)
     assert model.model.memory_bank.shape == (expected, 128)
 
-    loaded = Patchcore.load_from_checkpoint(engine.best_model_path)
-    assert type(loaded) is Patchcore
-    assert torch.equal(loaded.model.memory_bank, model.model.memory_bank)
     reloaded = FastCoresetPatchcore.load_from_checkpoint(engine.best_model_path)
+    assert reloaded.hparams["map_sigma"] == 6.0
     assert torch.equal(reloaded.model.memory_bank, model.model.memory_bank)
     image = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
     model.eval()
-    loaded.eval()
+    reloaded.eval()
     with torch.no_grad():
-        assert torch.allclose(loaded(image).pred_score, model(image).pred_score)
+        expected_output, output = model(image), reloaded(image)
+    assert torch.allclose(output.pred_score, expected_output.pred_score)
+    assert torch.allclose(output.anomaly_map, expected_output.anomaly_map)
+
+    # A checkpoint from before map_sigma existed reloads with anomalib's smoothing, as stock Patchcore and as ours.
+    checkpoint = torch.load(engine.best_model_path, weights_only=False)
+    checkpoint["hyper_parameters"].pop("map_sigma")
+    stock_kernel = _tiny_patchcore(Patchcore, 0.1).model.anomaly_map_generator.blur.kernel
+    checkpoint["state_dict"]["model.anomaly_map_generator.blur.kernel"] = stock_kernel
+    earlier = tmp_path / "earlier.ckpt"
+    torch.save(checkpoint, earlier)
+    for cls in (Patchcore, FastCoresetPatchcore):
+        loaded = cls.load_from_checkpoint(earlier)
+        assert torch.equal(loaded.model.memory_bank, model.model.memory_bank)
+        assert torch.equal(loaded.model.anomaly_map_generator.blur.kernel, stock_kernel)
