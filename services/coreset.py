@@ -1,4 +1,5 @@
-"""Fast k-center-greedy coreset selection for PatchCore, and a Patchcore that uses it.
+"""Fast k-center-greedy coreset selection for PatchCore, and a Patchcore that uses it (with map smoothing that
+follows the input size).
 
 anomalib's ``KCenterGreedy`` allocates an N×D difference tensor at every greedy step; on CPU that makes
 PatchCore fitting page-fault bound (minutes for a few dozen images). :func:`k_center_greedy` runs the same
