@@ -1,5 +1,5 @@
-"""Fast k-center-greedy coreset selection for PatchCore, and a Patchcore that uses it (with map smoothing that
-follows the input size).
+"""Fast k-center-greedy coreset selection for PatchCore, and a Patchcore that uses it (with the map smoothing of
+:mod:`services.patchcore_maps`).
 
 anomalib's ``KCenterGreedy`` allocates an N×D difference tensor at every greedy step; on CPU that makes
 PatchCore fitting page-fault bound (minutes for a few dozen images). :func:`k_center_greedy` runs the same
@@ -17,22 +17,13 @@ from typing import Any, Literal
 
 import torch
 from anomalib.models import Patchcore
-from anomalib.models.image.patchcore.anomaly_map import AnomalyMapGenerator
+
+from services.patchcore_maps import ANOMALIB_MAP_SIGMA, ScaledMapGenerator
 
 JL_EPS = 0.9
 """Random projection distortion; anomalib's ``KCenterGreedy`` uses ``SparseRandomProjection(eps=0.9)``."""
 
 ProjectionDim = int | None | Literal["auto"]
-
-ANOMALIB_MAP_SIGMA = 4.0
-"""The Gaussian sigma, in model-input pixels, with which anomalib's PatchCore smooths its anomaly maps."""
-ANOMALIB_INPUT_SIDE = 256
-"""The input side of anomalib's default PatchCore pre-processor, for which that sigma was set."""
-
-
-def map_sigma_for(image_side: int) -> float:
-    """anomalib's map smoothing scaled to a model input of ``image_side`` px: the same blur relative to the part."""
-    return ANOMALIB_MAP_SIGMA * image_side / ANOMALIB_INPUT_SIDE
 
 
 class CoresetError(ValueError):
@@ -189,7 +180,8 @@ class FastCoresetPatchcore(Patchcore):
     Build it wherever a ``Patchcore`` would be built (``services.model_factory`` does): a subclass makes the
     swap visible in the type and needs no patching of anomalib objects. :meth:`fit` (run once after the
     training pass) differs, and ``map_sigma`` sets the Gaussian that smooths the anomaly maps (anomalib fixes it at
-    4 px of the model input whatever the input size; :func:`map_sigma_for` scales it). The other constructor
+    4 px of the model input whatever the input size; :func:`~services.patchcore_maps.map_sigma_for` scales it),
+    applied as two 1-D passes (:class:`~services.patchcore_maps.ScaledMapGenerator`). The other constructor
     arguments and the state-dict keys are ``Patchcore``'s; the hyper-parameters are ``Patchcore``'s plus
     ``map_sigma``, so checkpoints reload with this class (those written at anomalib's sigma, including earlier
     ones without the key, also with ``Patchcore.load_from_checkpoint``). Only anomalib's ``Engine`` result folder
@@ -201,7 +193,7 @@ class FastCoresetPatchcore(Patchcore):
         super().__init__(*args, **kwargs)
         if not map_sigma > 0:
             raise CoresetError(f"map_sigma must be a positive number of pixels, got {map_sigma!r}")
-        self.model.anomaly_map_generator = AnomalyMapGenerator(sigma=map_sigma)
+        self.model.anomaly_map_generator = ScaledMapGenerator(sigma=map_sigma)
         self.hparams["map_sigma"] = float(map_sigma)
 
     def fit(self) -> None:

@@ -10,8 +10,9 @@ from anomalib.models import Patchcore
 from anomalib.models.components.base import AnomalibModule
 
 from services.backbones import DEFAULT_LAYERS, LoadedWeights, load_pretrained_weights
-from services.coreset import FastCoresetPatchcore, map_sigma_for
+from services.coreset import FastCoresetPatchcore
 from services.efficientad_offline import OfflineEfficientAd
+from services.patchcore_maps import map_sigma_for
 from services.penalty_images import build_penalty_folder
 from services.settings import Settings
 from services.teacher import OFFICIAL_OUT_CHANNELS, TeacherKind, resolve_teacher

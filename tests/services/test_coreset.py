@@ -11,14 +11,8 @@ from anomalib.models import Patchcore
 from anomalib.models.components import KCenterGreedy
 from PIL import Image
 
-from services.coreset import (
-    ANOMALIB_MAP_SIGMA,
-    CoresetError,
-    FastCoresetPatchcore,
-    k_center_greedy,
-    map_sigma_for,
-    projection_size,
-)
+from services.coreset import CoresetError, FastCoresetPatchcore, k_center_greedy, projection_size
+from services.patchcore_maps import ANOMALIB_MAP_SIGMA
 
 
 def _random(n: int = 1200, d: int = 48, seed: int = 0) -> torch.Tensor:
@@ -220,9 +214,7 @@ def test_fast_patchcore_has_patchcore_state_dict_and_hyperparameters() -> None:
     stock.load_state_dict(fast.state_dict(), strict=True)  # at anomalib's sigma the blur kernel is anomalib's
 
 
-def test_map_sigma_scales_with_the_input_side() -> None:
-    assert map_sigma_for(256) == ANOMALIB_MAP_SIGMA
-    assert map_sigma_for(512) == 2 * ANOMALIB_MAP_SIGMA
+def test_map_sigma_sets_the_smoothing() -> None:
     wide = _tiny_patchcore(FastCoresetPatchcore, 0.1, map_sigma=8.0)
     stock_kernel = _tiny_patchcore(Patchcore, 0.1).model.anomaly_map_generator.blur.kernel
     assert wide.model.anomaly_map_generator.blur.kernel.shape[-1] > stock_kernel.shape[-1]
