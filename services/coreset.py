@@ -183,16 +183,14 @@ class FastCoresetPatchcore(Patchcore):
     4 px of the model input whatever the input size; :func:`~services.patchcore_maps.map_sigma_for` scales it),
     applied as two 1-D passes (:class:`~services.patchcore_maps.ScaledMapGenerator`). The other constructor
     arguments and the state-dict keys are ``Patchcore``'s; the hyper-parameters are ``Patchcore``'s plus
-    ``map_sigma``, so checkpoints reload with this class (those written at anomalib's sigma, including earlier
-    ones without the key, also with ``Patchcore.load_from_checkpoint``). Only anomalib's ``Engine`` result folder
+    ``map_sigma``, so checkpoints reload with this class (earlier ones, without the key, at anomalib's sigma; they
+    also reload with ``Patchcore.load_from_checkpoint``). Only anomalib's ``Engine`` result folder
     is named after the class. The coreset seed is drawn from torch's global generator, where anomalib
     draws its random start, so ``lightning.seed_everything`` makes fitting reproducible.
     """
 
     def __init__(self, *args: Any, map_sigma: float = ANOMALIB_MAP_SIGMA, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if not map_sigma > 0:
-            raise CoresetError(f"map_sigma must be a positive number of pixels, got {map_sigma!r}")
         self.model.anomaly_map_generator = ScaledMapGenerator(sigma=map_sigma)
         self.hparams["map_sigma"] = float(map_sigma)
 

@@ -50,5 +50,7 @@ class ScaledMapGenerator(AnomalyMapGenerator):
     """anomalib's PatchCore map generator with a given sigma and the separable blur."""
 
     def __init__(self, sigma: float = ANOMALIB_MAP_SIGMA) -> None:
+        if not sigma > 0:
+            raise ValueError(f"map sigma must be a positive number of pixels, got {sigma!r}")
         super().__init__(sigma=sigma)
         self.blur = SeparableGaussianBlur(sigma=sigma)

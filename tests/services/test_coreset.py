@@ -227,7 +227,7 @@ def test_map_sigma_sets_the_smoothing() -> None:
 
 @pytest.mark.parametrize("sigma", [0.0, -1.0])
 def test_map_sigma_must_be_positive(sigma: float) -> None:
-    with pytest.raises(CoresetError, match="map_sigma"):
+    with pytest.raises(ValueError, match="map sigma must be a positive number"):
         _tiny_patchcore(FastCoresetPatchcore, 0.1, map_sigma=sigma)
 
 
