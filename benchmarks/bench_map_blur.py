@@ -21,7 +21,8 @@ import torch
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
-def _median_ms(blur: Callable[[torch.Tensor], torch.Tensor], maps: torch.Tensor, samples: list[float]) -> None:
+def _time_once(blur: Callable[[torch.Tensor], torch.Tensor], maps: torch.Tensor, samples: list[float]) -> None:
+    """Append the ms one call of ``blur`` on ``maps`` takes to ``samples``."""
     started = time.perf_counter()
     blur(maps)
     samples.append((time.perf_counter() - started) * 1000)
@@ -49,8 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             full(maps), separable(maps)
             times: dict[str, list[float]] = {"full": [], "separable": []}
             for _ in range(args.repeats):
-                _median_ms(full, maps, times["full"])
-                _median_ms(separable, maps, times["separable"])
+                _time_once(full, maps, times["full"])
+                _time_once(separable, maps, times["separable"])
             full_ms, separable_ms = statistics.median(times["full"]), statistics.median(times["separable"])
             diff = float((full(maps) - separable(maps)).abs().max())
             print(
