@@ -18,6 +18,7 @@ from services import registry
 from services.embeddings import Embedder
 from services.regions import CALIBRATED_THRESHOLD, DefectRegion, extract_regions
 from services.registry import Run
+from services.residual_embeddings import region_embedder_for
 from services.similarity import IndexedItem, ItemPayload, SearchFilters, SimilarityStore
 from services.visualization import resize_map
 
@@ -66,8 +67,10 @@ class IndexReport:
 def index_run(run: Run, store: SimilarityStore, embedder: Embedder) -> IndexReport:
     """Replace the run's points by region and image vectors of its anomalous test images (idempotent).
 
-    The run's earlier points are deleted first: a run retrained into the same folder may find other regions.
+    The run's earlier points are deleted first: a run retrained into the same folder may find other regions. Region
+    vectors come from :func:`services.residual_embeddings.region_embedder_for`; image vectors from ``embedder``.
     """
+    region_embedder = region_embedder_for(run, embedder)
     record = run.record
     stored = StoredMaps.of(run)
     root = Path(record.dataset_root)
@@ -83,7 +86,7 @@ def index_run(run: Run, store: SimilarityStore, embedder: Embedder) -> IndexRepo
         regions = regions_of(anomaly_map)
         common = {"dataset": record.dataset, "category": record.category, "model": record.model, "run": record.run}
         path = str(root / relative)
-        for region, vector in zip(regions, embedder.region_vectors(rgb, anomaly_map, regions), strict=True):
+        for region, vector in zip(regions, region_embedder.region_vectors(rgb, anomaly_map, regions), strict=True):
             payload = ItemPayload(
                 **common,
                 kind="region",
@@ -124,6 +127,7 @@ def _average_precision(relevant: np.ndarray) -> float:
 
 def evaluate_retrieval(run: Run, store: SimilarityStore, embedder: Embedder) -> RetrievalMetrics:
     """For every indexed region, rank all regions of other images of the run and score the defect-type match."""
+    region_embedder = region_embedder_for(run, embedder)
     record = run.record
     filters = SearchFilters(
         dataset=record.dataset, model=record.model, category=record.category, run=record.run, kind="region"
@@ -140,7 +144,7 @@ def evaluate_retrieval(run: Run, store: SimilarityStore, embedder: Embedder) -> 
         anomaly_map = resize_map(small_map.astype(np.float32), *rgb.shape[:2])
         regions = regions_of(anomaly_map)
         query_filters = SearchFilters(**{**asdict(filters), "exclude_image_path": str(root / relative)})
-        for vector in embedder.region_vectors(rgb, anomaly_map, regions):
+        for vector in region_embedder.region_vectors(rgb, anomaly_map, regions):
             ranking = store.search(vector, k=total, filters=query_filters)
             relevant = np.array([n.payload.defect_type == defect for n in ranking], dtype=bool)
             if not len(relevant):

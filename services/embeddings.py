@@ -1,4 +1,7 @@
-"""Vectors for defect regions and whole images, for similar-defect search.
+"""Vectors for defect regions and whole images, for similar-defect search, from a packaged ImageNet backbone.
+
+Image vectors always come from here; region vectors of PatchCore runs come from the run's own features instead
+(:mod:`services.residual_embeddings`, which measured better), those of other models from here.
 
 Region vector (``REGION_DIM`` = 271 values, L2-normalised), built from the region's core (its pixels scoring at least
 ``CORE_FRACTION`` of its peak that connect to the peak: what is most anomalous, not the normal surface a
@@ -46,7 +49,8 @@ IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 IMAGENET_STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
 
 
-def _unit(vector: np.ndarray) -> np.ndarray:
+def unit_length(vector: np.ndarray) -> np.ndarray:
+    """``vector`` scaled to L2 norm 1 (a zero vector stays zero)."""
     norm = float(np.linalg.norm(vector))
     return vector / norm if norm > 0 else vector
 
@@ -136,19 +140,19 @@ class Embedder:
             for feature in (fine[i : i + 1], coarse[i : i + 1]):
                 grid = functional.interpolate(weights, size=feature.shape[-2:], mode="area")[0, 0]
                 grid = grid if grid.sum() > 0 else torch.ones_like(grid)
-                parts.append(_unit(((feature[0] * grid).sum((-2, -1)) / grid.sum()).numpy()))
+                parts.append(unit_length(((feature[0] * grid).sum((-2, -1)) / grid.sum()).numpy()))
             grid = functional.interpolate(weights, size=coarse.shape[-2:], mode="area")[0, 0] > 0
             inside = coarse[i][:, grid] if grid.any() else coarse[i].flatten(1)
-            parts.append(_unit(inside.amax(dim=1).numpy()))
+            parts.append(unit_length(inside.amax(dim=1).numpy()))
             values = anomaly_map[full_mask] if full_mask.any() else np.array([region.max_score])
             stats = np.array([float(values.max()), float(values.mean())], np.float32)
             parts.append(SHAPE_WEIGHT * shape_features(region, full_mask, image_area))
             parts.append(STATS_WEIGHT * stats)
-            vectors.append(_unit(np.concatenate(parts).astype(np.float32)))
+            vectors.append(unit_length(np.concatenate(parts).astype(np.float32)))
         return np.stack(vectors)
 
     def image_vector(self, rgb: np.ndarray) -> np.ndarray:
         """(IMAGE_DIM,) unit vector of the whole image."""
         fine, coarse = self._features([rgb])
-        pooled = [_unit(feature[0].mean((-2, -1)).numpy()) for feature in (fine, coarse)]
-        return _unit(np.concatenate(pooled).astype(np.float32))
+        pooled = [unit_length(feature[0].mean((-2, -1)).numpy()) for feature in (fine, coarse)]
+        return unit_length(np.concatenate(pooled).astype(np.float32))

@@ -19,6 +19,7 @@ from services.embeddings import Embedder, crop_region
 from services.images import load_image
 from services.regions import DefectRegion, region_mask
 from services.registry import Run
+from services.residual_embeddings import region_embedder_for
 from services.settings import Settings
 from services.similarity import (
     DefectVote,
@@ -97,7 +98,7 @@ class CaseLibrary:
     def __init__(self, run: Run, store: SimilarityStore, embedder: Embedder, settings: Settings) -> None:
         self.run = run
         self.store = store
-        self.embedder = embedder
+        self.embedder = region_embedder_for(run, embedder)
         self.max_pixels = settings.max_image_pixels
         self.maps = StoredMaps.of(run)
         self._map_index = {path: i for i, path in enumerate(self.maps.image_paths)}

@@ -16,7 +16,8 @@ from services.defect_index import (
     record_retrieval,
     regions_of,
 )
-from services.embeddings import IMAGE_DIM, REGION_DIM, Embedder
+from services.embeddings import IMAGE_DIM, Embedder
+from services.residual_embeddings import PatchcoreResidualEmbedder, region_embedder_for
 from services.similarity import SearchFilters, SimilarityStore, open_store, vote_defect_type
 from tests.conftest import TinyRegistry
 
@@ -67,8 +68,10 @@ def test_index_is_idempotent_and_searchable(
     rgb = np.asarray(Image.open(path).convert("RGB"))
     index = stored.image_paths.index(str(path.relative_to(tiny_registry.dataset_root)))
     anomaly_map = np.asarray(Image.fromarray(stored.maps[index].astype(np.float32)).resize(rgb.shape[1::-1]))
-    vectors = embedder.region_vectors(rgb, anomaly_map, regions_of(anomaly_map))
-    assert vectors.shape[1] == REGION_DIM and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    region_embedder = region_embedder_for(run, embedder)
+    assert isinstance(region_embedder, PatchcoreResidualEmbedder)
+    vectors = region_embedder.region_vectors(rgb, anomaly_map, regions_of(anomaly_map))
+    assert vectors.shape[1] == region_embedder.dim and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     own = store.search(vectors[0], k=1, filters=filters)[0]
     assert own.payload.image_path == str(path) and own.similarity == pytest.approx(1.0, abs=1e-4)
     others = store.search(
@@ -116,7 +119,8 @@ def test_reindexing_a_retrained_run_drops_its_stale_points(
         region_id=99,
         bbox=(0, 0, 4, 4),
     )
-    store.upsert([IndexedItem(vector=np.eye(REGION_DIM, dtype=np.float32)[0], payload=stale)])
+    dim = PatchcoreResidualEmbedder(run, embedder).dim
+    store.upsert([IndexedItem(vector=np.eye(dim, dtype=np.float32)[0], payload=stale)])
     filters = SearchFilters(run=record.run, model=record.model, kind="region")
     assert store.count(filters) == report.regions + 1
     index_run(run, store, embedder)
