@@ -145,7 +145,10 @@ def _run_index(args: argparse.Namespace, settings: Settings) -> int:
     store, embedder = open_store(settings), Embedder(settings, device=settings.resolved_device())
     for run in _latest_for(args, settings):
         report = index_run(run, store, embedder)
-        print(f"{run.record.model}/{run.record.category}: {report.regions} regions of {report.images} anomalous images")
+        print(
+            f"{run.record.model}/{run.record.category}: {report.regions} on-defect regions of {report.images} "
+            f"anomalous images ({report.off_defect_regions} off their ground-truth mask, not indexed)"
+        )
     return 0
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, get_args
 
+import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from services.settings import Settings
@@ -80,6 +81,11 @@ def check_category(category: str) -> tuple[str, ...]:
 def mask_path_for(root: Path, category: str, defect_type: str, image: Path) -> Path:
     """Where MVTec-AD keeps the mask of a test image: ``ground_truth/<defect>/<stem>_mask.png``."""
     return root / category / "ground_truth" / defect_type / f"{image.stem}{MASK_SUFFIX}"
+
+
+def read_mask(path: Path) -> np.ndarray:
+    """A ground-truth mask file as a boolean (H, W) array: pixels above mid-grey are defect."""
+    return np.asarray(Image.open(path).convert("L")) > 127
 
 
 def _images_in(folder: Path) -> list[Path]:

@@ -2,7 +2,14 @@
 
 Regions come from the run's stored anomaly maps (``maps.npz``) at the calibrated threshold. An anomalous image
 whose map stays under the threshold everywhere still gets one region: the connected area around its peak, above
-``PEAK_FRACTION`` of the peak. Each region gets the image's ground-truth defect type.
+``PEAK_FRACTION`` of the peak.
+
+The library holds known defects: the regions that touch the image's ground-truth defect mask, each with the image's
+defect type. A region that misses the mask is a false alarm on a defective part, not an example of its defect type,
+so it is counted (:attr:`IndexReport.off_defect_regions`) but not indexed. Retrieval figures
+(:func:`evaluate_retrieval`) query each indexed region against the other images' regions; they also report
+precision@5 when every predicted region of the defective test images asks, false alarms included (labelled with
+their image's type), which is the figure of the earlier, all-regions library's protocol.
 """
 
 from __future__ import annotations
@@ -15,8 +22,9 @@ import numpy as np
 from PIL import Image
 
 from services import registry
+from services.datasets import mask_path_for, read_mask
 from services.embeddings import Embedder
-from services.regions import CALIBRATED_THRESHOLD, DefectRegion, extract_regions
+from services.regions import CALIBRATED_THRESHOLD, DefectRegion, extract_regions, region_mask
 from services.registry import Run
 from services.residual_embeddings import region_embedder_for
 from services.similarity import IndexedItem, ItemPayload, SearchFilters, SimilarityStore
@@ -56,65 +64,108 @@ def regions_of(anomaly_map: np.ndarray) -> list[DefectRegion]:
 
 
 @dataclass(frozen=True)
+class DefectImage:
+    """One anomalous test image of a run: pixels, stored map at the image's size, regions and which touch the defect."""
+
+    path: Path
+    defect_type: str
+    score: float  # the image's stored anomaly score
+    rgb: np.ndarray
+    anomaly_map: np.ndarray
+    regions: list[DefectRegion]
+    on_defect: list[bool]  # per region: it touches the ground-truth mask
+
+
+def touches(region: DefectRegion, truth: np.ndarray) -> bool:
+    """Whether any pixel of ``region`` lies on the ground-truth mask ``truth`` (same size as the region's image)."""
+    return bool((region_mask(region, *truth.shape) & truth).any())
+
+
+def defect_images(run: Run) -> list[DefectImage]:
+    """The run's anomalous test images with their regions, in stored order."""
+    record = run.record
+    stored = StoredMaps.of(run)
+    root = Path(record.dataset_root)
+    images = []
+    for relative, small_map, score in zip(stored.image_paths, stored.maps, stored.scores, strict=True):
+        defect = defect_type_of(relative)
+        if defect == "good":
+            continue
+        rgb = np.asarray(Image.open(root / relative).convert("RGB"))
+        anomaly_map = resize_map(small_map.astype(np.float32), *rgb.shape[:2])
+        truth = read_mask(mask_path_for(root, record.category, defect, Path(relative)))
+        regions = regions_of(anomaly_map)
+        on_defect = [touches(region, truth) for region in regions]
+        images.append(DefectImage(root / relative, defect, float(score), rgb, anomaly_map, regions, on_defect))
+    return images
+
+
+@dataclass(frozen=True)
 class IndexReport:
     """What indexing a run wrote."""
 
     run: str
     images: int
     regions: int
+    off_defect_regions: int  # found on defective images but off their ground-truth mask: not indexed
 
 
 def index_run(run: Run, store: SimilarityStore, embedder: Embedder) -> IndexReport:
-    """Replace the run's points by region and image vectors of its anomalous test images (idempotent).
+    """Replace the run's points by the vectors of its anomalous test images and their on-defect regions (idempotent).
 
     The run's earlier points are deleted first: a run retrained into the same folder may find other regions. Region
     vectors come from :func:`services.residual_embeddings.region_embedder_for`; image vectors from ``embedder``.
     """
     region_embedder = region_embedder_for(run, embedder)
     record = run.record
-    stored = StoredMaps.of(run)
-    root = Path(record.dataset_root)
+    common = {"dataset": record.dataset, "category": record.category, "model": record.model, "run": record.run}
     items: list[IndexedItem] = []
-    images = 0
-    for relative, small_map, score in zip(stored.image_paths, stored.maps, stored.scores, strict=True):
-        defect = defect_type_of(relative)
-        if defect == "good":
-            continue
-        images += 1
-        rgb = np.asarray(Image.open(root / relative).convert("RGB"))
-        anomaly_map = resize_map(small_map.astype(np.float32), *rgb.shape[:2])
-        regions = regions_of(anomaly_map)
-        common = {"dataset": record.dataset, "category": record.category, "model": record.model, "run": record.run}
-        path = str(root / relative)
-        for region, vector in zip(regions, region_embedder.region_vectors(rgb, anomaly_map, regions), strict=True):
+    images = defect_images(run)
+    for image in images:
+        known = [region for region, on in zip(image.regions, image.on_defect, strict=True) if on]
+        vectors = region_embedder.region_vectors(image.rgb, image.anomaly_map, known)
+        for region, vector in zip(known, vectors, strict=True):
             payload = ItemPayload(
                 **common,
                 kind="region",
-                image_path=path,
+                image_path=str(image.path),
                 split="test",
                 score=region.max_score,
-                defect_type=defect,
+                defect_type=image.defect_type,
                 region_id=region.id,
                 bbox=region.bbox,
             )
             items.append(IndexedItem(vector=vector, payload=payload))
         image_payload = ItemPayload(
-            **common, kind="image", image_path=path, split="test", score=float(score), defect_type=defect
+            **common,
+            kind="image",
+            image_path=str(image.path),
+            split="test",
+            score=image.score,
+            defect_type=image.defect_type,
         )
-        items.append(IndexedItem(vector=embedder.image_vector(rgb), payload=image_payload))
+        items.append(IndexedItem(vector=embedder.image_vector(image.rgb), payload=image_payload))
     store.delete_run(record.dataset, record.model, record.category, record.run)
     store.upsert(items)
-    return IndexReport(run=str(run.path), images=images, regions=sum(i.payload.kind == "region" for i in items))
+    regions = sum(i.payload.kind == "region" for i in items)
+    found = sum(len(image.regions) for image in images)
+    return IndexReport(run=str(run.path), images=len(images), regions=regions, off_defect_regions=found - regions)
 
 
 @dataclass(frozen=True)
 class RetrievalMetrics:
     """Leave-one-image-out defect-type retrieval over a run's indexed regions."""
 
-    queries: int
+    queries: int  # indexed (on-defect) regions
     precision_at_1: float
     precision_at_5: float
     mean_average_precision: float
+    all_region_queries: int  # every predicted region of the defective test images, false alarms included
+    all_region_precision_at_5: float
+
+
+def _mean(values: list[float]) -> float:
+    return float(np.mean(values)) if values else float("nan")
 
 
 def _average_precision(relevant: np.ndarray) -> float:
@@ -126,35 +177,29 @@ def _average_precision(relevant: np.ndarray) -> float:
 
 
 def evaluate_retrieval(run: Run, store: SimilarityStore, embedder: Embedder) -> RetrievalMetrics:
-    """For every indexed region, rank all regions of other images of the run and score the defect-type match."""
+    """For every region of every defective test image, rank the indexed regions of other images by similarity and
+    score the defect-type match; P@1, P@5 and mAP over the indexed regions, P@5 also over all regions."""
     region_embedder = region_embedder_for(run, embedder)
     record = run.record
     filters = SearchFilters(
         dataset=record.dataset, model=record.model, category=record.category, run=record.run, kind="region"
     )
     total = store.count(filters)
-    stored = StoredMaps.of(run)
-    root = Path(record.dataset_root)
-    p1, p5, aps = [], [], []
-    for relative, small_map in zip(stored.image_paths, stored.maps, strict=True):
-        defect = defect_type_of(relative)
-        if defect == "good":
-            continue
-        rgb = np.asarray(Image.open(root / relative).convert("RGB"))
-        anomaly_map = resize_map(small_map.astype(np.float32), *rgb.shape[:2])
-        regions = regions_of(anomaly_map)
-        query_filters = SearchFilters(**{**asdict(filters), "exclude_image_path": str(root / relative)})
-        for vector in region_embedder.region_vectors(rgb, anomaly_map, regions):
+    p1, p5, aps, all_p5 = [], [], [], []
+    for image in defect_images(run):
+        query_filters = SearchFilters(**{**asdict(filters), "exclude_image_path": str(image.path)})
+        vectors = region_embedder.region_vectors(image.rgb, image.anomaly_map, image.regions)
+        for vector, on_defect in zip(vectors, image.on_defect, strict=True):
             ranking = store.search(vector, k=total, filters=query_filters)
-            relevant = np.array([n.payload.defect_type == defect for n in ranking], dtype=bool)
+            relevant = np.array([n.payload.defect_type == image.defect_type for n in ranking], dtype=bool)
             if not len(relevant):
                 continue
-            p1.append(float(relevant[0]))
-            p5.append(float(relevant[:RETRIEVAL_K].mean()))
-            aps.append(_average_precision(relevant))
-    if not p1:
-        return RetrievalMetrics(0, float("nan"), float("nan"), float("nan"))
-    return RetrievalMetrics(len(p1), float(np.mean(p1)), float(np.mean(p5)), float(np.mean(aps)))
+            all_p5.append(float(relevant[:RETRIEVAL_K].mean()))
+            if on_defect:
+                p1.append(float(relevant[0]))
+                p5.append(float(relevant[:RETRIEVAL_K].mean()))
+                aps.append(_average_precision(relevant))
+    return RetrievalMetrics(len(p1), _mean(p1), _mean(p5), _mean(aps), len(all_p5), _mean(all_p5))
 
 
 def record_retrieval(run: Run, metrics: RetrievalMetrics) -> None:

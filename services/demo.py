@@ -52,9 +52,10 @@ def index_and_evaluate(runs: list[Run], settings: Settings, progress: Callable[[
         metrics = evaluate_retrieval(run, store, embedder)
         record_retrieval(run, metrics)
         progress(
-            f"indexed {run.record.model}/{run.record.category}: {report.regions} regions of {report.images} images; "
-            f"P@1 {metrics.precision_at_1:.3f}, P@5 {metrics.precision_at_5:.3f}, "
-            f"mAP {metrics.mean_average_precision:.3f}"
+            f"indexed {run.record.model}/{run.record.category}: {report.regions} on-defect regions of "
+            f"{report.images} images; P@1 {metrics.precision_at_1:.3f}, P@5 {metrics.precision_at_5:.3f}, "
+            f"mAP {metrics.mean_average_precision:.3f}; P@5 over all {metrics.all_region_queries} regions "
+            f"{metrics.all_region_precision_at_5:.3f}"
         )
 
 

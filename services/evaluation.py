@@ -17,7 +17,7 @@ from anomalib.models.components.base import AnomalibModule
 from PIL import Image
 from sklearn.metrics import f1_score, precision_recall_curve, roc_auc_score, roc_curve
 
-from services.datasets import Sample
+from services.datasets import Sample, read_mask
 from services.scoring import ScoredBatch, concat, model_inputs, score_inputs
 
 AUPRO_FPR_LIMIT = 0.3
@@ -70,7 +70,7 @@ def _load(sample: Sample) -> tuple[torch.Tensor, torch.Tensor]:
     if sample.mask_path is None:
         mask = torch.zeros(rgb.shape[:2], dtype=torch.bool)
     else:
-        mask = torch.from_numpy(np.asarray(Image.open(sample.mask_path).convert("L")) > 127)
+        mask = torch.from_numpy(read_mask(sample.mask_path))
     return image, mask
 
 

@@ -10,11 +10,13 @@ import pytest
 from services import registry
 from services.defect_index import (
     StoredMaps,
+    defect_images,
     defect_type_of,
     evaluate_retrieval,
     index_run,
     record_retrieval,
     regions_of,
+    touches,
 )
 from services.embeddings import IMAGE_DIM, Embedder
 from services.residual_embeddings import PatchcoreResidualEmbedder, region_embedder_for
@@ -44,6 +46,33 @@ def test_regions_fall_back_to_the_peak_when_nothing_passes_the_threshold() -> No
     assert [r.bbox for r in regions_of(anomaly_map)] == [(0, 0, 8, 3)]
 
 
+def test_a_region_touches_the_ground_truth_when_one_pixel_overlaps() -> None:
+    anomaly_map = np.zeros((20, 20), np.float32)
+    anomaly_map[2:6, 2:6] = 0.9
+    region = regions_of(anomaly_map)[0]
+    truth = np.zeros((20, 20), bool)
+    truth[6:10, 6:10] = True
+    assert not touches(region, truth)
+    truth[5, 5] = True
+    assert touches(region, truth)
+
+
+def test_only_regions_on_the_ground_truth_are_indexed(
+    tiny_registry: TinyRegistry, store: SimilarityStore, embedder: Embedder
+) -> None:
+    run = tiny_registry.runs["patchcore"]
+    index_run(run, store, embedder)
+    images = {str(image.path): image for image in defect_images(run)}
+    indexed = store.browse(SearchFilters(run=run.record.run, model="patchcore", kind="region"), limit=1000)
+    assert indexed
+    for item in indexed:
+        image = images[item.payload.image_path]
+        [on_defect] = [
+            on for region, on in zip(image.regions, image.on_defect, strict=True) if region.id == item.payload.region_id
+        ]
+        assert on_defect and item.payload.defect_type == image.defect_type
+
+
 def test_defect_type_comes_from_the_folder() -> None:
     assert defect_type_of("tile/test/glue_strip/003.png") == "glue_strip"
 
@@ -55,7 +84,9 @@ def test_index_is_idempotent_and_searchable(
     first = index_run(run, store, embedder)
     filters = SearchFilters(run=run.record.run, model="patchcore", kind="region")
     count = store.count(filters)
-    assert first.images == 10 and first.regions == count >= first.images
+    assert first.images == 10 and first.regions == count > 0
+    found = sum(len(image.regions) for image in defect_images(run))
+    assert first.regions + first.off_defect_regions == found >= first.images
     second = index_run(run, store, embedder)
     assert second == first and store.count(filters) == count
     assert store.count(SearchFilters(run=run.record.run, model="patchcore", kind="image")) == first.images
@@ -88,7 +119,10 @@ def test_retrieval_metrics_are_recorded(
     run = tiny_registry.runs["patchcore"]
     index_run(run, store, embedder)
     metrics = evaluate_retrieval(run, store, embedder)
-    assert metrics.queries >= 10
+    report = index_run(run, store, embedder)
+    assert metrics.queries == report.regions
+    assert metrics.all_region_queries == report.regions + report.off_defect_regions
+    assert 0.0 <= metrics.all_region_precision_at_5 <= 1.0
     for value in (metrics.precision_at_1, metrics.precision_at_5, metrics.mean_average_precision):
         assert 0.0 <= value <= 1.0
     record_retrieval(run, metrics)
