@@ -7,6 +7,7 @@ the test image it comes from. When the store cannot be searched the panel says w
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -43,6 +44,15 @@ def _library(run: Run) -> CaseLibrary | None:
     return library
 
 
+def _library_caption(run: Run, library: CaseLibrary) -> str:
+    """How many known defects the library holds and how well it retrieved their type on its own test set."""
+    caption = f"Library: {library.indexed_regions()} known defects of run `{run.record.run}` (regions on their mask)"
+    p5 = run.record.retrieval.get("precision_at_5")
+    if p5 is None or math.isnan(p5):  # not evaluated yet, or no query
+        return caption
+    return f"{caption} · leave-one-image-out, {p5:.0%} of each one's 5 nearest shared its defect type (P@5)"
+
+
 def _side_by_side(thumbnail: CaseThumbnail) -> np.ndarray:
     """The heatmap crop and the image crop next to each other, with a thin white gap."""
     gap = np.full((thumbnail.heatmap.shape[0], GAP_PX, 3), 255, np.uint8)
@@ -70,6 +80,7 @@ def render(
         return
     vote = f"{found.vote.summary} neighbours" if found.vote.votes else found.vote.summary
     st.markdown(f"**Nearest anomalous neighbours** · {vote}")
+    st.caption(_library_caption(run, library))
     grid = st.columns(columns)
     for rank, case in enumerate(found.cases):
         with grid[rank % columns]:

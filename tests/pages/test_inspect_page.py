@@ -80,6 +80,9 @@ def test_selecting_a_defect_shows_its_neighbours_and_vote(registry_env: PageRegi
     assert "neighbours" in headings[0] and " of " in headings[0]
     neighbour_captions = [c.value for c in app.caption if "· sim " in c.value]
     assert 1 <= len(neighbour_captions) <= 5
+    (library_caption,) = [c.value for c in app.caption if c.value.startswith("Library: ")]
+    assert library_caption.split()[1].isdigit() and int(library_caption.split()[1]) > 0
+    assert " known defects of run " in library_caption
     (found,) = app.session_state["_neighbours"].values()
     assert len(found.cases) == len(neighbour_captions)
     assert all(case.payload.image_path != str(sample) for case in found.cases), "its own image is left out"
