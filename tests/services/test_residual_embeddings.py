@@ -32,6 +32,13 @@ def _image(tiny_registry: TinyRegistry, defect_type: str) -> np.ndarray:
     return np.asarray(Image.open(sample.path).convert("RGB"))
 
 
+@pytest.fixture()
+def scene(tiny_registry: TinyRegistry) -> tuple[np.ndarray, np.ndarray]:
+    """A defective test image and a flat, low anomaly map of its size to draw regions on."""
+    rgb = _image(tiny_registry, "crack")
+    return rgb, np.full(rgb.shape[:2], 0.1, np.float32)
+
+
 def _square_region(anomaly_map: np.ndarray, top: int, left: int, side: int) -> DefectRegion:
     mask = np.zeros(anomaly_map.shape, bool)
     mask[top : top + side, left : left + side] = True
@@ -63,10 +70,9 @@ def test_residual_lengths_are_patchcores_patch_scores(
 
 
 def test_region_vectors_are_unit_length_reproducible_and_local(
-    residual: PatchcoreResidualEmbedder, tiny_registry: TinyRegistry
+    residual: PatchcoreResidualEmbedder, scene: tuple[np.ndarray, np.ndarray]
 ) -> None:
-    rgb = _image(tiny_registry, "crack")
-    anomaly_map = np.full(rgb.shape[:2], 0.1, np.float32)
+    rgb, anomaly_map = scene
     left_region = _square_region(anomaly_map, 4, 4, 16)
     right_region = _square_region(anomaly_map, 40, 40, 16)
     vectors = residual.region_vectors(rgb, anomaly_map, [left_region, right_region])
@@ -78,10 +84,9 @@ def test_region_vectors_are_unit_length_reproducible_and_local(
 
 
 def test_a_one_pixel_region_gets_the_vector_of_its_patch(
-    residual: PatchcoreResidualEmbedder, tiny_registry: TinyRegistry
+    residual: PatchcoreResidualEmbedder, scene: tuple[np.ndarray, np.ndarray]
 ) -> None:
-    rgb = _image(tiny_registry, "oil")
-    anomaly_map = np.full(rgb.shape[:2], 0.1, np.float32)
+    rgb, anomaly_map = scene
     pixel = _square_region(anomaly_map, 30, 30, 1)
     vector = residual.region_vectors(rgb, anomaly_map, [pixel])[0]
     residuals = residual.residuals(rgb)
