@@ -71,8 +71,8 @@ def render(found: list[GalleryEntry]) -> GalleryEntry:
     header, pager = st.columns([3, 1], vertical_alignment="bottom")
     models = dict.fromkeys(entry.item.payload.model for entry in found)
     header.markdown(
-        f"<span style='color:#64748b;font-size:0.85rem'>{len(found)} indexed defect regions, highest anomaly score "
-        f"first · {' '.join(model_heading(model) for model in models)}</span>",
+        f"<span style='color:#64748b;font-size:0.85rem'>{len(found)} known defects (test regions on their ground-truth "
+        f"mask), highest anomaly score first · {' '.join(model_heading(model) for model in models)}</span>",
         unsafe_allow_html=True,
     )
     page = (
