@@ -19,7 +19,7 @@ from services.images import load_image
 from services.natural_images import natural_photos
 from services.pseudo_anomalies import synthesize_anomaly
 from services.registry import Run
-from services.scoring import model_inputs
+from services.scoring import rgb_inputs
 
 MAX_TRAINING_IMAGES = 8  # with their copies: 16 check images
 PSEUDO_ANOMALY_SEED = 0
@@ -45,5 +45,4 @@ def check_inputs(module: AnomalibModule, run: Run, max_pixels: int) -> torch.Ten
         rgb = load_image(samples[i].path, max_pixels=max_pixels).rgb
         anomalous, _ = synthesize_anomaly(rgb, np.random.default_rng([PSEUDO_ANOMALY_SEED, n]), photos)
         images += [rgb, anomalous]
-    tensors = [torch.from_numpy(image).permute(2, 0, 1).float().div_(255.0)[None] for image in images]
-    return torch.cat([model_inputs(module, tensor)[0] for tensor in tensors])  # one by one: sizes may differ
+    return rgb_inputs(module, images)

@@ -26,7 +26,7 @@ from services.embeddings import Embedder, region_core, unit_length
 from services.model_factory import load_model
 from services.regions import DefectRegion, region_mask
 from services.registry import Run
-from services.scoring import model_inputs
+from services.scoring import rgb_inputs
 
 RESIDUAL_MODELS = ("patchcore",)
 
@@ -59,10 +59,9 @@ class PatchcoreResidualEmbedder:
     @torch.inference_mode()
     def residuals(self, rgb: np.ndarray) -> np.ndarray:
         """(h, w, dim) residual of each patch's embedding to its nearest memory-bank patch."""
-        image = torch.tensor(rgb).permute(2, 0, 1).float().div_(255.0)[None]  # a copy: decoded arrays are read-only
         model = self.module.model
         with self._lock:
-            inputs = model_inputs(self.module, image)[0].to(self.images.device)
+            inputs = rgb_inputs(self.module, [rgb]).to(self.images.device)
             features = {name: model.feature_pooler(f) for name, f in model.feature_extractor(inputs).items()}
             embedding = model.generate_embedding(features)[0]
             dim, height, width = embedding.shape

@@ -8,7 +8,7 @@ normalisation around the validation threshold, which maps to 0.5).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,6 +64,12 @@ def model_inputs(model: AnomalibModule, images: torch.Tensor, masks: torch.Tenso
         return transform(images), None
     transformed, transformed_masks = transform(images, Mask(masks))
     return transformed, transformed_masks.as_subclass(torch.Tensor).bool()
+
+
+def rgb_inputs(model: AnomalibModule, images: Sequence[np.ndarray]) -> torch.Tensor:
+    """Pre-processed (N, 3, h, w) inputs for H×W×3 uint8 images of any sizes, each through the model's transform."""
+    tensors = [torch.from_numpy(np.array(rgb)).permute(2, 0, 1).float().div_(255.0)[None] for rgb in images]
+    return torch.cat([model_inputs(model, tensor)[0] for tensor in tensors])  # one by one: sizes may differ
 
 
 @torch.inference_mode()

@@ -11,7 +11,7 @@ from services.datasets import list_samples
 from services.embeddings import Embedder
 from services.regions import DefectRegion, extract_regions
 from services.residual_embeddings import PatchcoreResidualEmbedder, region_embedder_for
-from services.scoring import model_inputs
+from services.scoring import rgb_inputs
 from tests.conftest import TinyRegistry
 
 pytestmark = pytest.mark.slow
@@ -60,7 +60,7 @@ def test_residual_lengths_are_patchcores_patch_scores(
     residuals = residual.residuals(rgb)
     model = residual.module.model
     assert residuals.shape[2] == residual.dim == model.memory_bank.shape[1]
-    inputs = model_inputs(residual.module, torch.tensor(rgb).permute(2, 0, 1).float().div(255)[None])[0]
+    inputs = rgb_inputs(residual.module, [rgb])
     with torch.inference_mode():
         features = {name: model.feature_pooler(f) for name, f in model.feature_extractor(inputs).items()}
         patches = model.reshape_embedding(model.generate_embedding(features))
