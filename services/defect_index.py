@@ -110,21 +110,46 @@ class IndexReport:
     off_defect_regions: int  # found on defective images but off their ground-truth mask: not indexed
 
 
-def index_run(run: Run, store: SimilarityStore, embedder: Embedder) -> IndexReport:
+@dataclass(frozen=True)
+class EmbeddedImage:
+    """A defect image with the vector of each of its regions and of the whole image."""
+
+    image: DefectImage
+    region_vectors: list[np.ndarray]  # one per region of ``image.regions``
+    image_vector: np.ndarray
+
+
+def embed_defect_images(run: Run, embedder: Embedder) -> list[EmbeddedImage]:
+    """Vectors for every region of the run's defect images (:func:`services.residual_embeddings.region_embedder_for`)
+    and for each image (``embedder``): computed once, shared by :func:`index_run` and :func:`evaluate_retrieval`."""
+    region_embedder = region_embedder_for(run, embedder)
+    return [
+        EmbeddedImage(
+            image=image,
+            region_vectors=list(region_embedder.region_vectors(image.rgb, image.anomaly_map, image.regions)),
+            image_vector=embedder.image_vector(image.rgb),
+        )
+        for image in defect_images(run)
+    ]
+
+
+def index_run(
+    run: Run, store: SimilarityStore, embedder: Embedder, embedded: list[EmbeddedImage] | None = None
+) -> IndexReport:
     """Replace the run's points by the vectors of its anomalous test images and their on-defect regions (idempotent).
 
-    The run's earlier points are deleted first: a run retrained into the same folder may find other regions. Region
-    vectors come from :func:`services.residual_embeddings.region_embedder_for`; image vectors from ``embedder``.
+    The run's earlier points are deleted first: a run retrained into the same folder may find other regions.
+    ``embedded``: the run's :func:`embed_defect_images`, when already computed.
     """
-    region_embedder = region_embedder_for(run, embedder)
+    embedded = embed_defect_images(run, embedder) if embedded is None else embedded
     record = run.record
     common = {"dataset": record.dataset, "category": record.category, "model": record.model, "run": record.run}
     items: list[IndexedItem] = []
-    images = defect_images(run)
-    for image in images:
-        known = [region for region, on in zip(image.regions, image.on_defect, strict=True) if on]
-        vectors = region_embedder.region_vectors(image.rgb, image.anomaly_map, known)
-        for region, vector in zip(known, vectors, strict=True):
+    for entry in embedded:
+        image = entry.image
+        for region, vector, on in zip(image.regions, entry.region_vectors, image.on_defect, strict=True):
+            if not on:
+                continue
             payload = ItemPayload(
                 **common,
                 kind="region",
@@ -144,12 +169,12 @@ def index_run(run: Run, store: SimilarityStore, embedder: Embedder) -> IndexRepo
             score=image.score,
             defect_type=image.defect_type,
         )
-        items.append(IndexedItem(vector=embedder.image_vector(image.rgb), payload=image_payload))
+        items.append(IndexedItem(vector=entry.image_vector, payload=image_payload))
     store.delete_run(record.dataset, record.model, record.category, record.run)
     store.upsert(items)
     regions = sum(i.payload.kind == "region" for i in items)
-    found = sum(len(image.regions) for image in images)
-    return IndexReport(run=str(run.path), images=len(images), regions=regions, off_defect_regions=found - regions)
+    found = sum(len(entry.image.regions) for entry in embedded)
+    return IndexReport(run=str(run.path), images=len(embedded), regions=regions, off_defect_regions=found - regions)
 
 
 @dataclass(frozen=True)
@@ -176,20 +201,23 @@ def _average_precision(relevant: np.ndarray) -> float:
     return float((hits / ranks)[relevant].mean())
 
 
-def evaluate_retrieval(run: Run, store: SimilarityStore, embedder: Embedder) -> RetrievalMetrics:
+def evaluate_retrieval(
+    run: Run, store: SimilarityStore, embedder: Embedder, embedded: list[EmbeddedImage] | None = None
+) -> RetrievalMetrics:
     """For every region of every defective test image, rank the indexed regions of other images by similarity and
-    score the defect-type match; P@1, P@5 and mAP over the indexed regions, P@5 also over all regions."""
-    region_embedder = region_embedder_for(run, embedder)
+    score the defect-type match; P@1, P@5 and mAP over the indexed regions, P@5 also over all regions.
+    ``embedded``: the run's :func:`embed_defect_images`, when already computed."""
+    embedded = embed_defect_images(run, embedder) if embedded is None else embedded
     record = run.record
     filters = SearchFilters(
         dataset=record.dataset, model=record.model, category=record.category, run=record.run, kind="region"
     )
     total = store.count(filters)
     p1, p5, aps, all_p5 = [], [], [], []
-    for image in defect_images(run):
+    for entry in embedded:
+        image = entry.image
         query_filters = SearchFilters(**{**asdict(filters), "exclude_image_path": str(image.path)})
-        vectors = region_embedder.region_vectors(image.rgb, image.anomaly_map, image.regions)
-        for vector, on_defect in zip(vectors, image.on_defect, strict=True):
+        for vector, on_defect in zip(entry.region_vectors, image.on_defect, strict=True):
             ranking = store.search(vector, k=total, filters=query_filters)
             relevant = np.array([n.payload.defect_type == image.defect_type for n in ranking], dtype=bool)
             if not len(relevant):

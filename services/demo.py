@@ -41,15 +41,16 @@ def demo_status(settings: Settings) -> DemoStatus:
 
 def index_and_evaluate(runs: list[Run], settings: Settings, progress: Callable[[str], None] = print) -> None:
     """Index every run into the similarity store and record its retrieval figures."""
-    from services.defect_index import evaluate_retrieval, index_run, record_retrieval
+    from services.defect_index import embed_defect_images, evaluate_retrieval, index_run, record_retrieval
     from services.embeddings import Embedder
     from services.similarity import open_store
 
     store = open_store(settings)
     embedder = Embedder(settings, device=settings.resolved_device())
     for run in runs:
-        report = index_run(run, store, embedder)
-        metrics = evaluate_retrieval(run, store, embedder)
+        embedded = embed_defect_images(run, embedder)
+        report = index_run(run, store, embedder, embedded)
+        metrics = evaluate_retrieval(run, store, embedder, embedded)
         record_retrieval(run, metrics)
         progress(
             f"indexed {run.record.model}/{run.record.category}: {report.regions} on-defect regions of "

@@ -22,14 +22,13 @@ import torch
 from services.images import LoadedImage, load_image
 from services.model_factory import load_model
 from services.openvino_backend import IrModel, cpu_computes_bf16, ensure_ir
-from services.precision_check import PrecisionCheckError, check_inputs
+from services.precision_check import BF16_TOLERANCE, FP16_TOLERANCE, Scorer, check_precision
 from services.regions import CALIBRATED_THRESHOLD, DefectRegion, extract_regions
 from services.registry import Run
 from services.scoring import RawForward, ScoredBatch, model_inputs, rgb_inputs, score_inputs
 from services.settings import Settings
 from services.visualization import resize_map
 
-REDUCED_PRECISION_TOLERANCE = 1e-3  # on normalised, clamped scores: the issue's fp16 rule, applied to bf16 too
 BACKENDS = ("auto", "torch", "openvino")
 AUTO_REPEATS = 3  # timed forwards per backend when ``auto`` chooses at load, after one warm-up each
 
@@ -71,8 +70,9 @@ class Detector:
     ``backend``: ``torch``; ``openvino`` (CPU only; the IR is exported into the run folder at first use); or ``auto``:
     torch on CUDA, and on CPU whichever of OpenVINO and torch is faster on a probe image at load. An OpenVINO export
     or compile failure falls back to torch. :attr:`backend` says what runs, :attr:`backend_note` why, and
-    :attr:`precision` in which arithmetic (reduced only where check images show it keeps scores, see
-    :mod:`services.precision_check`).
+    :attr:`precision` in which arithmetic. Reduced precision is a candidate only where it passes
+    :func:`services.precision_check.check_precision` (bf16 on CPUs that compute it natively, fp16 on CUDA), and bf16
+    is then used only where it times faster than f32 at load (on CPUs without AMX it may not be).
     """
 
     def __init__(self, run: Run, settings: Settings, device: str | None = None, backend: str = "auto") -> None:
@@ -85,7 +85,8 @@ class Detector:
             raise ValueError(f"the openvino backend runs on cpu only, not {self.device}; use backend torch or auto")
         self.model = load_model(run.record.model, run.checkpoint, self.device)
         self.backend, self.backend_note, self._forward = self._choose_backend(backend)
-        self.dtype = self._choose_dtype()
+        self.dtype, fp16_note = self._choose_dtype()
+        self.backend_note += f"; {fp16_note}" if fp16_note else ""
 
     @property
     def name(self) -> str:
@@ -99,9 +100,9 @@ class Detector:
             return self._forward.precision
         return "fp16" if self.dtype == torch.float16 else "f32"
 
-    def _probe_inputs(self, n: int) -> torch.Tensor:
-        """``n`` seeded random 256 px images, pre-processed for the model."""
-        probe = torch.rand(n, 3, 256, 256, generator=torch.Generator().manual_seed(0))
+    def _probe_input(self) -> torch.Tensor:
+        """One seeded random 256 px image, pre-processed for the model: what ``auto`` times the backends on."""
+        probe = torch.rand(1, 3, 256, 256, generator=torch.Generator().manual_seed(0))
         return model_inputs(self.model, probe)[0]
 
     def _choose_backend(self, requested: str) -> tuple[str, str, RawForward]:
@@ -110,51 +111,59 @@ class Detector:
             return "torch", "requested", torch_forward
         if self.device != "cpu":
             return "torch", f"auto: OpenVINO runs on cpu only, so {self.device} runs torch", torch_forward
-        probe = self._probe_inputs(1)
+        probe = self._probe_input()
         try:
             ir = ensure_ir(self.model, self.run, tuple(probe.shape))
-            ir_forward, precision_note = self._ir_precision(IrModel(ir.xml))
+            full = IrModel(ir.xml)
+            reduced, bf16_note = self._bf16_candidate(full)
         except Exception as exc:  # any export or compile failure leaves torch, which always runs
             return "torch", f"OpenVINO unavailable, using torch: {type(exc).__name__}: {exc}", torch_forward
         origin = f"IR exported in {ir.seconds:.1f} s" if ir.exported else "IR reused"
-        if requested == "openvino":
-            return "openvino", f"requested; {origin} ({ir.xml.parent.name}); {precision_note}", ir_forward
-        forwards = {"openvino": ir_forward, "torch": torch_forward}
-        latency = self._median_ms(forwards, probe)
-        chosen = min(latency, key=latency.__getitem__)
+        forwards: dict[str, RawForward] = {"openvino f32": full}
+        if reduced is not None:
+            forwards["openvino bf16"] = reduced
+        if requested == "auto":
+            forwards["torch"] = torch_forward
+        latency = self._median_ms(forwards, probe) if len(forwards) > 1 else {}
+        chosen = min(latency, key=latency.__getitem__) if latency else "openvino f32"
+        backend = chosen.split()[0]
         figures = " vs ".join(f"{name} {ms:.0f} ms" for name, ms in latency.items())
-        note = f"auto: {chosen} is faster on cpu ({figures} per image, median of {AUTO_REPEATS} at load); {origin}"
-        return chosen, note + (f"; {precision_note}" if chosen == "openvino" else ""), forwards[chosen]
+        timed = f"faster on cpu ({figures} per image, median of {AUTO_REPEATS} at load)" if latency else "on cpu"
+        head = f"auto: {backend} is {timed}" if requested == "auto" else f"requested; {chosen} is {timed}"
+        if backend == "torch":
+            return backend, f"{head}; {origin}", torch_forward
+        precision = chosen.split()[1]
+        if precision == "f32" and reduced is not None:
+            bf16_note = f"f32 (bf16 is slower here, though it passed its check: {bf16_note})"
+        elif precision == "bf16":
+            bf16_note = f"bf16 ({bf16_note})"
+        return backend, f"{head}; {origin} ({ir.xml.parent.name}); {bf16_note}", forwards[chosen]
 
-    def _ir_precision(self, full: IrModel) -> tuple[IrModel, str]:
-        """bf16 where the CPU runs it natively and it keeps scores within ``REDUCED_PRECISION_TOLERANCE`` of f32."""
+    def _bf16_candidate(self, full: IrModel) -> tuple[IrModel | None, str]:
+        """The bf16 IR where the CPU computes bf16 natively and it passes :func:`check_precision` (the verdict is
+        cached beside the IR), with the verdict in words; otherwise ``None`` and why."""
         if not cpu_computes_bf16():
-            return full, "f32 (this CPU has no native bf16)"
+            return None, "f32 (this CPU has no native bf16)"
         reduced = IrModel(full.xml, "bf16")
-        accepted, drift = self._precision_drift(full, reduced)
-        return (reduced, f"bf16 ({drift})") if accepted else (full, f"f32 (bf16 refused: {drift})")
+        verdict = check_precision(
+            self.model,
+            self.run,
+            self.settings.max_image_pixels,
+            (self._scorer(full), self._scorer(reduced)),
+            precision="bf16",
+            tolerance=BF16_TOLERANCE,
+            cache=full.xml.parent,
+        )
+        return (reduced, verdict.words()) if verdict.accepted else (None, f"f32 (bf16 refused: {verdict.words()})")
 
-    def _precision_drift(self, full: RawForward, reduced: RawForward) -> tuple[bool, str]:
-        """Whether ``reduced`` keeps every score of the check images (:mod:`services.precision_check`) within
-        ``REDUCED_PRECISION_TOLERANCE`` of ``full``, and the drift in words.
+    def _scorer(self, forward: RawForward, dtype: torch.dtype = torch.float32) -> Scorer:
+        """Pre-processed CPU inputs → scored batch through ``forward`` on this Detector's device."""
 
-        Scores and maps are compared as the user sees them, normalised and clamped to [0, 1]; the map drift is
-        reported, not gated (a pixel at a pasted patch's edge may move more without changing the verdict). Measured
-        on the demo runs (AMX CPU): EfficientAd bf16 score drift tile 4.8e-4, leather 4.6e-5 (bf16 used, the IR about
-        5× faster), grid 1.1e-3 (refused); PatchCore 9.8e-3 to 1.6e-2 (nearest-neighbour distances amplify feature
-        error), so it stays f32.
-        """
-        try:
-            inputs = check_inputs(self.model, self.run, self.settings.max_image_pixels).to(self.device)
-        except PrecisionCheckError as exc:
-            return False, f"not checked: {exc}"
-        reference, other = score_inputs(self.model, inputs, full), score_inputs(self.model, inputs, reduced)
-        scores = float(np.abs(other.scores - reference.scores).max())
-        maps = float(np.abs(other.maps - reference.maps).max())
-        within = scores <= REDUCED_PRECISION_TOLERANCE
-        relation = "≤" if within else ">"
-        words = f"score drift {scores:.1e} {relation} {REDUCED_PRECISION_TOLERANCE:g}, map {maps:.1e}"
-        return within, f"{words} on {len(inputs)} training and pseudo-anomalous images"
+        def score(inputs: torch.Tensor) -> ScoredBatch:
+            with torch.autocast(device_type="cuda", dtype=torch.float16, enabled=dtype == torch.float16):
+                return score_inputs(self.model, inputs.to(self.device), forward)
+
+        return score
 
     def _median_ms(self, forwards: dict[str, RawForward], inputs: torch.Tensor) -> dict[str, float]:
         """Median milliseconds of each forward with post-processing, after one warm-up, repeats interleaved."""
@@ -167,22 +176,19 @@ class Detector:
                     times[name].append((time.perf_counter() - started) * 1000)
         return {name: statistics.median(values) for name, values in times.items()}
 
-    def _choose_dtype(self) -> torch.dtype:
-        """fp16 on CUDA only where it keeps scores within ``REDUCED_PRECISION_TOLERANCE`` of fp32 on a probe batch."""
+    def _choose_dtype(self) -> tuple[torch.dtype, str]:
+        """fp16 on CUDA only where it passes :func:`check_precision` at ``FP16_TOLERANCE``, and why."""
         if self.device != "cuda":
-            return torch.float32
-        probe = self._probe_inputs(2)
-        reference = self._score(probe, torch.float32).scores
+            return torch.float32, ""
+        scorers = (self._scorer(self._forward), self._scorer(self._forward, torch.float16))
         try:
-            half = self._score(probe, torch.float16).scores
-        except RuntimeError:
-            return torch.float32
-        return torch.float16 if np.abs(half - reference).max() <= REDUCED_PRECISION_TOLERANCE else torch.float32
-
-    def _score(self, inputs: torch.Tensor, dtype: torch.dtype) -> ScoredBatch:
-        """Pre-processed inputs through the chosen backend and the post-processor."""
-        with torch.autocast(device_type="cuda", dtype=torch.float16, enabled=dtype == torch.float16):
-            return score_inputs(self.model, inputs.to(self.device), self._forward)
+            pixels = self.settings.max_image_pixels
+            verdict = check_precision(self.model, self.run, pixels, scorers, precision="fp16", tolerance=FP16_TOLERANCE)
+        except RuntimeError as exc:  # a layer without an fp16 kernel
+            return torch.float32, f"f32 (fp16 failed: {exc})"
+        if verdict.accepted:
+            return torch.float16, f"fp16 ({verdict.words()})"
+        return torch.float32, f"f32 (fp16 refused: {verdict.words()})"
 
     def predict(self, source: bytes | Path | LoadedImage, name: str | None = None) -> Prediction:
         """Decode (when given bytes or a path), score and extract defect regions."""
@@ -202,7 +208,7 @@ class Detector:
         ]
         decoded = time.perf_counter()
         inputs = rgb_inputs(self.model, [image.rgb for image in images])
-        scored = self._score(inputs, self.dtype)
+        scored = self._scorer(self._forward, self.dtype)(inputs)
         modelled = time.perf_counter()
         predictions = []
         for i, image in enumerate(images):

@@ -7,11 +7,12 @@ import json
 import numpy as np
 import pytest
 
-from services import registry
+from services import defect_index, registry
 from services.defect_index import (
     StoredMaps,
     defect_images,
     defect_type_of,
+    embed_defect_images,
     evaluate_retrieval,
     index_run,
     record_retrieval,
@@ -160,3 +161,20 @@ def test_reindexing_a_retrained_run_drops_its_stale_points(
     index_run(run, store, embedder)
     assert store.count(filters) == report.regions
     assert store.count(SearchFilters(run=record.run, model=record.model, kind="image")) == report.images
+
+
+def test_vectors_computed_once_serve_indexing_and_evaluation(
+    tiny_registry: TinyRegistry, store: SimilarityStore, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = tiny_registry.runs["patchcore"]
+    fresh_report = index_run(run, store, embedder)
+    fresh = evaluate_retrieval(run, store, embedder)
+    embedded = embed_defect_images(run, embedder)
+    assert [len(e.region_vectors) for e in embedded] == [len(e.image.regions) for e in embedded]
+
+    def no_second_embedding(*_: object) -> None:
+        raise AssertionError("regions embedded again")
+
+    monkeypatch.setattr(defect_index, "region_embedder_for", no_second_embedding)
+    assert index_run(run, store, embedder, embedded) == fresh_report
+    assert evaluate_retrieval(run, store, embedder, embedded) == fresh
