@@ -128,8 +128,9 @@ class Detector:
         chosen = min(latency, key=latency.__getitem__) if latency else "openvino f32"
         backend = chosen.split()[0]
         figures = " vs ".join(f"{name} {ms:.0f} ms" for name, ms in latency.items())
-        timed = f"faster on cpu ({figures} per image, median of {AUTO_REPEATS} at load)" if latency else "on cpu"
-        head = f"auto: {backend} is {timed}" if requested == "auto" else f"requested; {chosen} is {timed}"
+        timed = f"faster on cpu ({figures} per image, median of {AUTO_REPEATS} at load)"
+        head = f"auto: {backend} is {timed}" if requested == "auto" else "requested"
+        head += f"; {chosen} is {timed}" if requested != "auto" and latency else ""
         if backend == "torch":
             return backend, f"{head}; {origin}", torch_forward
         precision = chosen.split()[1]

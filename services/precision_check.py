@@ -1,7 +1,7 @@
 """The check a reduced-precision forward (bf16 on OpenVINO, fp16 on CUDA) passes before the Detector uses it.
 
 Check images: the run's normal training images (``train/good``, evenly spaced) and a pseudo-anomalous copy of each
-(:func:`services.pseudo_anomalies.synthesize_anomaly`, natural-photo patches and perturbations), so that the check
+(:func:`services.pseudo_anomalies.numbered_anomaly`, natural-photo patches and perturbations), so that the check
 sees anomalous activations as well as normal ones. No test image or label is read. Random noise, the earlier probe,
 saturates every score far above the threshold, where a drift means nothing.
 
@@ -31,8 +31,7 @@ from anomalib.models.components.base import AnomalibModule
 
 from services.datasets import list_samples
 from services.images import load_image
-from services.natural_images import natural_photos
-from services.pseudo_anomalies import synthesize_anomaly
+from services.pseudo_anomalies import numbered_anomaly
 from services.registry import Run
 from services.scoring import ScoredBatch, rgb_inputs
 
@@ -60,11 +59,10 @@ def check_inputs(module: AnomalibModule, run: Run, max_pixels: int) -> torch.Ten
     if not samples:
         raise PrecisionCheckError(f"no training images to check on in {Path(record.dataset_root) / record.category}")
     picks = np.unique(np.linspace(0, len(samples) - 1, min(len(samples), MAX_TRAINING_IMAGES)).round().astype(int))
-    photos = [photo.rgb for photo in natural_photos()]
     images = []
     for n, i in enumerate(picks):
         rgb = load_image(samples[i].path, max_pixels=max_pixels).rgb
-        anomalous, _ = synthesize_anomaly(rgb, np.random.default_rng([PSEUDO_ANOMALY_SEED, n]), photos)
+        anomalous, _ = numbered_anomaly(rgb, PSEUDO_ANOMALY_SEED, n)
         images += [rgb, anomalous]
     return rgb_inputs(module, images)
 

@@ -20,8 +20,7 @@ from anomalib.data.utils import LabelName, TestSplitMode, ValSplitMode
 from PIL import Image
 
 from services.datasets import DatasetInfo, Sample, list_samples
-from services.natural_images import natural_photos
-from services.pseudo_anomalies import synthesize_anomaly
+from services.pseudo_anomalies import numbered_anomaly
 from services.settings import Settings
 
 PROTOCOL_NAME = "heldout-normals+pseudo-anomalies"
@@ -67,14 +66,13 @@ def _write_pseudo_anomalies(normals: Sequence[Sample], out_dir: Path, seed: int)
     images_dir, masks_dir = out_dir / PSEUDO_DEFECT, out_dir / "masks"
     images_dir.mkdir(parents=True, exist_ok=True)
     masks_dir.mkdir(parents=True, exist_ok=True)
-    sources = [photo.rgb for photo in natural_photos()]
     samples = []
     for index, normal in enumerate(normals):
         image_path = images_dir / f"{index:03d}.png"
         mask_path = masks_dir / f"{index:03d}_mask.png"
         if not (image_path.is_file() and mask_path.is_file()):
             rgb = np.asarray(Image.open(normal.path).convert("RGB"))
-            anomalous, mask = synthesize_anomaly(rgb, np.random.default_rng([seed, index]), sources)
+            anomalous, mask = numbered_anomaly(rgb, seed, index)
             Image.fromarray(anomalous).save(image_path)
             Image.fromarray(mask.astype(np.uint8) * 255).save(mask_path)
         samples.append(Sample(image_path, "test", PSEUDO_DEFECT, mask_path))

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from PIL import Image, ImageFilter, ImageOps
 
-from services.natural_images import augmented_crop
+from services.natural_images import augmented_crop, natural_photos
 
 AREA_FRACTION = (0.005, 0.15)  # mask area as a fraction of the image, drawn log-uniformly
 MAX_PERIOD_EXPONENT = 5  # Perlin lattice cells per side are 2**k, k in [0, 5], capped by the image size
@@ -172,3 +172,11 @@ def synthesize_anomaly(
         if np.abs(result[mask].astype(np.float64) - original[mask]).mean() >= MIN_MEAN_CHANGE:
             break
     return result, mask
+
+
+def numbered_anomaly(image: np.ndarray, seed: int, index: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``index``-th pseudo-anomalous copy of a seeded series, pasting from the bundled natural photos: how the
+    validation split (:mod:`services.protocol`) and the precision check (:mod:`services.precision_check`) make
+    theirs, reproducibly."""
+    sources = [photo.rgb for photo in natural_photos()]
+    return synthesize_anomaly(image, np.random.default_rng([seed, index]), sources)

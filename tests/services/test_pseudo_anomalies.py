@@ -9,7 +9,13 @@ import pytest
 from PIL import Image
 
 from services.natural_images import natural_photos
-from services.pseudo_anomalies import PseudoAnomalyError, anomaly_mask, perlin_noise, synthesize_anomaly
+from services.pseudo_anomalies import (
+    PseudoAnomalyError,
+    anomaly_mask,
+    numbered_anomaly,
+    perlin_noise,
+    synthesize_anomaly,
+)
 
 
 @pytest.fixture(scope="module")
@@ -78,3 +84,11 @@ def test_perlin_noise_is_bounded_and_smooth() -> None:
 def test_bad_input_raises_one_typed_error(image: np.ndarray, sources: list[np.ndarray], message: str) -> None:
     with pytest.raises(PseudoAnomalyError, match=message):
         synthesize_anomaly(image, np.random.default_rng(0), sources)
+
+
+def test_numbered_series_is_seeded_by_seed_and_index(texture: np.ndarray, sources: list[np.ndarray]) -> None:
+    image, mask = numbered_anomaly(texture, 3, 1)
+    expected_image, expected_mask = synthesize_anomaly(texture, np.random.default_rng([3, 1]), sources)
+    assert np.array_equal(image, expected_image) and np.array_equal(mask, expected_mask)
+    assert not np.array_equal(numbered_anomaly(texture, 3, 2)[0], image)
+    assert not np.array_equal(numbered_anomaly(texture, 4, 1)[0], image)
