@@ -41,7 +41,7 @@ def render(
             selected=selected,
         )
     with detail_area:
-        verdict.render(prediction, resources.detector(run).backend)
+        verdict.render(prediction, resources.detector(run))
         region_picker.render(prediction.regions, key)
     if selected is None:
         return

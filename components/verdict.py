@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from services.inference import Prediction
+from services.inference import Detector, Prediction
 
 
-def render(prediction: Prediction, backend: str) -> None:
-    """Score, verdict badge, defect count, timings and the backend that ran; ``prediction`` is judged already."""
+def render(prediction: Prediction, detector: Detector) -> None:
+    """Score, verdict badge, defect count, timings and what ran (backend, arithmetic, device; the reason on hover);
+    ``prediction`` is judged already."""
     score, verdict = st.columns([1, 1])
     score.metric("Anomaly score", f"{prediction.score:.3f}", help=f"Verdict threshold: {prediction.threshold:.2f}")
     if prediction.is_anomalous:
@@ -23,5 +24,6 @@ def render(prediction: Prediction, backend: str) -> None:
         f"Score {'>' if prediction.is_anomalous else '≤'} threshold {prediction.threshold:.2f} · inference "
         f"{timings.get('total', float('nan')):.0f} ms (model {timings.get('model', float('nan')):.0f} ms, "
         f"decode {timings.get('decode', float('nan')):.0f} ms, regions {timings.get('regions', float('nan')):.0f} ms) "
-        f"on {backend}"
+        f"on {detector.backend} {detector.precision} ({detector.device})",
+        help=f"Why this backend and arithmetic: {detector.backend_note}",
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -40,7 +41,9 @@ def test_upload_shows_score_heatmap_and_timing_for_the_model(registry_env: PageR
     assert scores[0].value == f"{prediction.score:.3f}"
     assert prediction.anomaly_map.shape == (64, 64)
     assert len(app.get("plotly_chart")) == 1
-    assert any("inference" in caption.value and "ms" in caption.value for caption in app.caption)
+    (timing,) = [caption for caption in app.caption if caption.value.startswith("Score ") and " ms" in caption.value]
+    assert re.search(r" ms\) on (openvino|torch) (f32|bf16) \(cpu\)$", timing.value), timing.value
+    assert timing.proto.help.startswith("Why this backend and arithmetic: ")
 
 
 def test_threshold_slider_changes_the_verdict_without_rescoring(registry_env: PageRegistry, app: AppTest) -> None:
