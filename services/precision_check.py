@@ -133,7 +133,7 @@ def check_precision(
         return compare(inputs, *scorers, precision, tolerance)
     key = _cache_key(inputs, precision, tolerance)
     stored = _read_verdicts(cache / VERDICT_FILE)
-    if key in stored:
+    if isinstance(stored.get(key), dict) and stored[key].keys() == PrecisionVerdict.__dataclass_fields__.keys():
         return PrecisionVerdict(**stored[key])
     verdict = compare(inputs, *scorers, precision, tolerance)
     _write_verdicts(cache / VERDICT_FILE, {**stored, key: asdict(verdict)})
@@ -157,14 +157,24 @@ def _cache_key(inputs: torch.Tensor, precision: str, tolerance: float) -> str:
 
 def _read_verdicts(path: Path) -> dict[str, dict]:
     try:
-        return json.loads(path.read_text())
+        verdicts = json.loads(path.read_text())
     except (OSError, ValueError):  # absent or damaged: check again
         return {}
+    return verdicts if isinstance(verdicts, dict) else {}
 
 
 def _write_verdicts(path: Path, verdicts: dict[str, dict]) -> None:
-    """Write in one step (temporary file, then rename), so a concurrent reader never sees half a file."""
-    handle, partial = tempfile.mkstemp(prefix=".partial-", dir=path.parent)
-    with os.fdopen(handle, "w") as file:
-        json.dump(verdicts, file, indent=2, sort_keys=True)
-    os.replace(partial, path)
+    """Write in one step (temporary file, then rename), so a concurrent reader never sees half a file. A folder that
+    cannot be written (a read-only registry) only costs the next load a fresh check."""
+    try:
+        handle, partial = tempfile.mkstemp(prefix=".partial-", dir=path.parent)
+    except OSError:
+        return
+    try:
+        with os.fdopen(handle, "w") as file:
+            json.dump(verdicts, file, indent=2, sort_keys=True)
+        os.replace(partial, path)
+    except OSError:
+        return
+    finally:
+        Path(partial).unlink(missing_ok=True)

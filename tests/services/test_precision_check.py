@@ -144,3 +144,7 @@ def test_verdict_is_cached_per_check_images_tolerance_and_cpu(
     assert len(calls) == 6, "another CPU is checked afresh"
     (tmp_path / VERDICT_FILE).write_text("{ damaged")
     assert check() == first and len(calls) == 8, "a damaged cache is checked again"
+    unwritable = check_precision(
+        model, run, 10**7, (scorer, scorer), precision="bf16", tolerance=BF16_TOLERANCE, cache=tmp_path / "absent"
+    )
+    assert unwritable == first and len(calls) == 10, "a folder that cannot be written still gets a verdict"
