@@ -222,10 +222,11 @@ def evaluate_retrieval(
             relevant = np.array([n.payload.defect_type == image.defect_type for n in ranking], dtype=bool)
             if not len(relevant):
                 continue
-            all_p5.append(float(relevant[:RETRIEVAL_K].mean()))
+            top = float(relevant[:RETRIEVAL_K].mean())
+            all_p5.append(top)
             if on_defect:
                 p1.append(float(relevant[0]))
-                p5.append(float(relevant[:RETRIEVAL_K].mean()))
+                p5.append(top)
                 aps.append(_average_precision(relevant))
     return RetrievalMetrics(len(p1), _mean(p1), _mean(p5), _mean(aps), len(all_p5), _mean(all_p5))
 

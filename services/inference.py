@@ -11,6 +11,7 @@ Two backends run the model itself: torch (any device) and, on CPU, the run's Ope
 
 from __future__ import annotations
 
+import functools
 import statistics
 import time
 from dataclasses import dataclass, field, replace
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from anomalib.data import InferenceBatch
 
 from services.images import LoadedImage, load_image
 from services.model_factory import load_model
@@ -126,36 +128,40 @@ class Detector:
             forwards["torch"] = torch_forward
         latency = self._median_ms(forwards, probe) if len(forwards) > 1 else {}
         chosen = min(latency, key=latency.__getitem__) if latency else "openvino f32"
-        backend = chosen.split()[0]
+        forward = forwards[chosen]
+        backend = "openvino" if isinstance(forward, IrModel) else "torch"
         figures = " vs ".join(f"{name} {ms:.0f} ms" for name, ms in latency.items())
         timed = f"faster on cpu ({figures} per image, median of {AUTO_REPEATS} at load)"
         head = f"auto: {backend} is {timed}" if requested == "auto" else "requested"
         head += f"; {chosen} is {timed}" if requested != "auto" and latency else ""
-        if backend == "torch":
-            return backend, f"{head}; {origin}", torch_forward
-        precision = chosen.split()[1]
-        if precision == "f32" and reduced is not None:
-            bf16_note = f"f32 (bf16 is slower here, though it passed its check: {bf16_note})"
-        elif precision == "bf16":
+        if not isinstance(forward, IrModel):
+            return backend, f"{head}; {origin}", forward
+        if forward.precision == "bf16":
             bf16_note = f"bf16 ({bf16_note})"
-        return backend, f"{head}; {origin} ({ir.xml.parent.name}); {bf16_note}", forwards[chosen]
+        elif reduced is not None:
+            bf16_note = f"f32 (bf16 is slower here, though it passed its check: {bf16_note})"
+        return backend, f"{head}; {origin} ({ir.xml.parent.name}); {bf16_note}", forward
 
     def _bf16_candidate(self, full: IrModel) -> tuple[IrModel | None, str]:
         """The bf16 IR where the CPU computes bf16 natively and it passes :func:`check_precision` (the verdict is
         cached beside the IR), with the verdict in words; otherwise ``None`` and why."""
         if not cpu_computes_bf16():
             return None, "f32 (this CPU has no native bf16)"
-        reduced = IrModel(full.xml, "bf16")
+        reduced = functools.cache(lambda: IrModel(full.xml, "bf16"))  # compiled only when checked or used
+
+        def reduced_forward(inputs: torch.Tensor) -> InferenceBatch:
+            return reduced()(inputs)
+
         verdict = check_precision(
             self.model,
             self.run,
             self.settings.max_image_pixels,
-            (self._scorer(full), self._scorer(reduced)),
+            (self._scorer(full), self._scorer(reduced_forward)),
             precision="bf16",
             tolerance=BF16_TOLERANCE,
             cache=full.xml.parent,
         )
-        return (reduced, verdict.words()) if verdict.accepted else (None, f"f32 (bf16 refused: {verdict.words()})")
+        return (reduced(), verdict.words()) if verdict.accepted else (None, f"f32 (bf16 refused: {verdict.words()})")
 
     def _scorer(self, forward: RawForward, dtype: torch.dtype = torch.float32) -> Scorer:
         """Pre-processed CPU inputs → scored batch through ``forward`` on this Detector's device."""
