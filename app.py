@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components import app_shell, empty_registry, page_style, sidebar
-from components.page_guard import guarded
+from components.shared import app_shell, empty_registry, page_style, sidebar
+from components.shared.page_guard import guarded
 
 PAGES = [
     st.Page("pages/inspect.py", title="Inspect", icon=":material/image_search:", url_path="inspect", default=True),

@@ -41,7 +41,7 @@ DEFAULT_CONFIGS = (
     "lite2:b2+b4:512:0.025",
     "lite0:b1+b2+b4:256",
 )
-"""What was measured for the demo profile's choice (``services.model_factory``)."""
+"""What was measured for the demo profile's choice (``services.modeling.factory``)."""
 
 
 @dataclass(frozen=True)
@@ -104,11 +104,11 @@ def evaluate(choice: FeatureChoice, root: Path, category: str, ratio: float, see
     from lightning import seed_everything
 
     from benchmarks.bench_coreset import extract_features
-    from services.coreset import k_center_greedy
-    from services.datasets import list_samples
-    from services.evaluation import compute_metrics, score_samples
-    from services.model_factory import build_model, profile_config
+    from services.data.datasets import list_samples
+    from services.modeling.factory import build_model, profile_config
+    from services.modeling.patchcore.coreset import k_center_greedy
     from services.settings import get_settings
+    from services.training.evaluation import compute_metrics, score_samples
 
     settings = get_settings()
     seed_everything(seed, verbose=False)
@@ -172,7 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if str(PROJECT_ROOT) not in sys.path:
         sys.path.insert(0, str(PROJECT_ROOT))
-    from services.synthetic import SynthConfig, generate_dataset
+    from services.data.synthetic import SynthConfig, generate_dataset
 
     args = parse_args(argv)
     print(f"load average {os.getloadavg()[0]:.2f}; coreset ratio {args.ratio}; seed {args.seed}")

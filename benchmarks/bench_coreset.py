@@ -1,14 +1,16 @@
-"""PatchCore coreset selection: anomalib's ``KCenterGreedy`` against ``services.coreset.k_center_greedy``.
+"""PatchCore coreset selection: anomalib's ``KCenterGreedy`` against
+``services.modeling.patchcore.coreset.k_center_greedy``.
 
 Usage: ``TQDM_DISABLE=1 python benchmarks/bench_coreset.py --category tile [--ratios 0.1 0.01] [--repeats 3]``
 (``python -m benchmarks.bench_coreset`` works too; ``TQDM_DISABLE=1`` silences anomalib's per-step progress bar).
 
 One run: the synthetic category is generated into a temporary folder, the demo-profile PatchCore is built
-(``services.model_factory``: offline ImageNet EfficientNet-Lite0, blocks 2 and 4, 256 px) and the training patch
+(``services.modeling.factory``: offline ImageNet EfficientNet-Lite0, blocks 2 and 4, 256 px) and the training patch
 features are extracted once. For each ratio every selection runs on those same features, repeats interleaved
 (the first method rotates) with seeds ``seed + repeat``: anomalib's, the project's, and the project's with torch's
 own CPU thread count. Then every repeat's memory bank of anomalib and of the project is scored on the same test
-split (``services.evaluation``; AUROC comes from raw scores, so no validation pass is needed) and its coverage of
+split (``services.training.evaluation``; AUROC comes from raw scores, so no validation pass is needed) and its
+coverage of
 all training features is measured in the original feature space; the table gives mean [min, max] over repeats.
 """
 
@@ -31,7 +33,7 @@ import torch
 if TYPE_CHECKING:
     from anomalib.models import Patchcore
 
-    from services.datasets import Sample
+    from services.data.datasets import Sample
     from services.settings import Settings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -64,19 +66,20 @@ def anomalib_selection(features: torch.Tensor, ratio: float, seed: int) -> torch
 
 def fast_selection(features: torch.Tensor, ratio: float, seed: int) -> torch.Tensor:
     """The project's coreset step as PatchCore runs it (one CPU thread for the greedy loop)."""
-    from services.coreset import k_center_greedy
+    from services.modeling.patchcore.coreset import k_center_greedy
 
     return k_center_greedy(features, ratio, seed=seed)
 
 
 def fast_selection_torch_threads(features: torch.Tensor, ratio: float, seed: int) -> torch.Tensor:
     """The project's coreset step with torch's own CPU thread count for the greedy loop."""
-    from services.coreset import k_center_greedy
+    from services.modeling.patchcore.coreset import k_center_greedy
 
     return k_center_greedy(features, ratio, seed=seed, num_threads=None)
 
 
-BASELINE, FAST, FAST_THREADED = "anomalib KCenterGreedy", "services.coreset", "services (torch threads)"
+BASELINE, FAST = "anomalib KCenterGreedy", "services.modeling.patchcore.coreset"
+FAST_THREADED = "services (torch threads)"
 METHODS: dict[str, Selector] = {
     BASELINE: anomalib_selection,
     FAST: fast_selection,
@@ -88,8 +91,8 @@ def extract_features(
     model: Patchcore, samples: Sequence[Sample], settings: Settings, batch_size: int = 8
 ) -> torch.Tensor:
     """PatchCore's training patch embeddings (N × D) for ``samples``, as its training pass computes them."""
-    from services.images import load_image
-    from services.scoring import model_inputs
+    from services.data.images import load_image
+    from services.modeling.scoring import model_inputs
 
     model.model.train()
     chunks = []
@@ -135,7 +138,7 @@ def quality(
     model: Patchcore, features: torch.Tensor, indices: torch.Tensor, test: Sequence[Sample]
 ) -> dict[str, float]:
     """Test metrics of the PatchCore whose memory bank is ``features[indices]``, and that bank's coverage."""
-    from services.evaluation import compute_metrics, score_samples
+    from services.training.evaluation import compute_metrics, score_samples
 
     model.model.memory_bank = features[indices]
     metrics = compute_metrics(score_samples(model, test))
@@ -155,8 +158,8 @@ def _spread(values: Sequence[float]) -> str:
 
 
 def parse_args(argv: Sequence[str] | None, settings: Settings) -> argparse.Namespace:
+    from services.data.synthetic import SynthConfig
     from services.settings import CATEGORIES
-    from services.synthetic import SynthConfig
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--category", default="tile", choices=CATEGORIES)
@@ -173,10 +176,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.path.insert(0, str(PROJECT_ROOT))
     from lightning import seed_everything
 
-    from services.datasets import list_samples
-    from services.model_factory import build_model, profile_config
+    from services.data.datasets import list_samples
+    from services.data.synthetic import SynthConfig, generate_dataset
+    from services.modeling.factory import build_model, profile_config
     from services.settings import get_settings
-    from services.synthetic import SynthConfig, generate_dataset
 
     settings = get_settings()
     args = parse_args(argv, settings)

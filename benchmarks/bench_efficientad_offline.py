@@ -4,7 +4,8 @@ Usage: ``TQDM_DISABLE=1 python benchmarks/bench_efficientad_offline.py [--repeat
 
 One run, everything measured side by side after one warm-up each:
 
-* distillation: seconds per step of :data:`services.teacher.CPU_SCHEDULE` (crop generation, backbone target,
+* distillation: seconds per step of :data:`services.modeling.efficientad.teacher.CPU_SCHEDULE` (crop generation,
+backbone target,
   PDN forward/backward/Adam) — the default ``distill-teacher`` schedule on CPU;
 * EfficientAd-S train step (batch 1 plus one penalty image, losses, backward, Adam), exactly
   ``EfficientAdModel.forward`` in training mode, and the eval forward (anomaly map), for the distilled teacher's
@@ -42,8 +43,8 @@ def _median_seconds(action: Callable[[], object], repeats: int) -> float:
 
 
 def _distillation_step_seconds(repeats: int, device: str) -> float:
-    from services.natural_images import natural_photos, random_crops
-    from services.teacher import (
+    from services.data.natural_images import natural_photos, random_crops
+    from services.modeling.efficientad.teacher import (
         CPU_SCHEDULE,
         LEARNING_RATE,
         DistillationTarget,
@@ -126,7 +127,7 @@ def main() -> int:
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     sys.path.insert(0, str(PROJECT_ROOT))
-    from services.teacher import CPU_SCHEDULE
+    from services.modeling.efficientad.teacher import CPU_SCHEDULE
 
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}, "
@@ -153,7 +154,7 @@ def main() -> int:
         f"384 ch / 152 ch at 256 px: train step ×{official_train / ours_train:.2f}, "
         f"eval ×{official_eval / ours_eval:.2f}"
     )
-    from services.efficientad_offline import bf16_native
+    from services.modeling.efficientad.model import bf16_native
 
     if bf16_native(torch.device(args.device)):
         fp32, bf16 = _compare_precisions(args.repeats, args.device)

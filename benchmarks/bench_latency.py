@@ -4,7 +4,7 @@
 Usage: ``TQDM_DISABLE=1 HF_HUB_OFFLINE=1 python benchmarks/bench_latency.py [--run RUN_FOLDER ...] [--repeats 5]``
 
 * Input: 256×256 PNG bytes of synthetic test images of the run's category (one good, three defects), rendered in
-  memory by :func:`services.synthetic.render_sample`.
+  memory by :func:`services.data.synthetic.render_sample`.
 * Pipelines, all from the same bytes to the same regions (same decoding, map resizing and region extraction; only the
   model call differs): ``Detector`` with ``backend="torch"`` and ``backend="openvino"`` (CPU only), and
   ``TorchInferencer`` loading the run's module exported with ``to_torch``. Devices: cpu, and cuda when available.
@@ -62,11 +62,11 @@ class Latency:
 
 
 def _train_tiny_runs(root: Path) -> list[Path]:
-    from services.datasets import open_dataset
-    from services.model_factory import profile_config
+    from services.data.datasets import open_dataset
+    from services.data.synthetic import SynthConfig, generate_dataset
+    from services.modeling.factory import profile_config
     from services.settings import Settings
-    from services.synthetic import SynthConfig, generate_dataset
-    from services.training import run_benchmark
+    from services.training.engine import run_benchmark
 
     settings = Settings(data_root=root / "data", registry_dir=root / "models", weights_dir=root / "models" / "weights")
     config = SynthConfig.tiny().with_size(INPUT_SIZE)
@@ -81,8 +81,8 @@ def _train_tiny_runs(root: Path) -> list[Path]:
 
 def _test_images(category: str) -> list[bytes]:
     """PNG bytes of one good and a few defective synthetic images of ``category`` at 256 px."""
-    from services.datasets import NORMAL, check_category
-    from services.synthetic import SynthConfig, render_sample
+    from services.data.datasets import NORMAL, check_category
+    from services.data.synthetic import SynthConfig, render_sample
 
     config = SynthConfig(image_size=INPUT_SIZE)
     kinds = [NORMAL, *check_category(category)[:N_DEFECT_IMAGES]]
@@ -102,8 +102,8 @@ def _timed_load(build: Callable[[], object]) -> tuple[object, float]:
 
 def _detector_pipelines(run_path: Path, device: str) -> tuple[list[Pipeline], str]:
     """The Detector on each backend that runs on ``device``, and what ``auto`` chooses there."""
-    from services.inference import Detector
-    from services.registry import load_run
+    from services.inference.detector import Detector
+    from services.registry.runs import load_run
     from services.settings import get_settings
 
     run, settings = load_run(run_path), get_settings()
@@ -122,12 +122,12 @@ def _torch_inferencer_pipeline(run_path: Path, device: str, export_root: Path) -
     """anomalib's TorchInferencer on the run's module exported with ``to_torch``, then the same map and regions."""
     from anomalib.deploy import TorchInferencer
 
-    from services.images import load_image
-    from services.model_factory import load_model
-    from services.regions import CALIBRATED_THRESHOLD, extract_regions
-    from services.registry import load_run
+    from services.data.images import load_image
+    from services.modeling.factory import load_model
+    from services.postprocessing.regions import CALIBRATED_THRESHOLD, extract_regions
+    from services.postprocessing.visualization import resize_map
+    from services.registry.runs import load_run
     from services.settings import get_settings
-    from services.visualization import resize_map
 
     run, max_pixels = load_run(run_path), get_settings().max_image_pixels
     exported = load_model(run.record.model, run.checkpoint).to_torch(export_root / device)
@@ -168,7 +168,7 @@ def _measure(pipelines: list[Pipeline], images: list[bytes], repeats: int) -> di
 
 
 def _bench_run(run_path: Path, devices: list[str], repeats: int, export_root: Path) -> list[str]:
-    from services.registry import load_run
+    from services.registry.runs import load_run
 
     record = load_run(run_path).record
     images = _test_images(record.category)

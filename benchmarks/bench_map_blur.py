@@ -2,7 +2,8 @@
 
 Usage: ``python benchmarks/bench_map_blur.py [--sides 256 512] [--repeats 20]``
 
-For each map side the sigma is :func:`services.patchcore_maps.map_sigma_for` of it (4 px at 256, 8 px at 512); both
+For each map side the sigma is :func:`services.modeling.patchcore.maps.map_sigma_for` of it (4 px at 256, 8 px at
+512); both
 blurs run on the same random maps, interleaved, and the script prints the median ms per map of each, their ratio and
 the largest difference between their outputs.
 """
@@ -33,7 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.path.insert(0, str(PROJECT_ROOT))
     from anomalib.models.components import GaussianBlur2d
 
-    from services.patchcore_maps import SeparableGaussianBlur, map_sigma_for
+    from services.modeling.patchcore.maps import SeparableGaussianBlur, map_sigma_for
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sides", nargs="+", type=int, default=[256, 512])

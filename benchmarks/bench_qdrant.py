@@ -31,9 +31,9 @@ from unittest import mock
 import numpy as np
 from qdrant_client import QdrantClient, models
 
-from services import similarity
 from services.settings import Settings
-from services.similarity import IndexedItem, ItemPayload, SearchFilters, SimilarityStore, close_stores, open_store
+from services.similarity import store as similarity
+from services.similarity.store import IndexedItem, ItemPayload, SearchFilters, SimilarityStore, close_stores, open_store
 
 DEFECTS = ("crack", "glue_strip", "gray_stroke", "oil", "rough")
 REGIONS_PER_IMAGE = 4

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components import app_shell, cost_chart, metric_bars, metrics_table, run_charts, sidebar
-from components.style import dataset_label
+from components.compare import cost_chart, metric_bars, metrics_table, run_charts
+from components.shared import app_shell, sidebar
+from components.shared.style import dataset_label
 
 app_shell.ensure_app()
 

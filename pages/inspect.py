@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components import (
-    app_shell,
+from components.inspect import (
     batch_runner,
     image_source,
     inspection_panel,
     rejected_files,
     results_table,
-    sidebar,
     threshold_controls,
 )
+from components.shared import app_shell, sidebar
 
 app_shell.ensure_app()
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components import app_shell, case_detail, case_gallery, library_filters, sidebar
+from components.library import case_detail, case_gallery, library_filters
+from components.shared import app_shell, sidebar
 
 app_shell.ensure_app()
 

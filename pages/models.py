@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components import app_shell, registry_table, train_help
+from components.models import registry_table, train_help
+from components.shared import app_shell
 
 app_shell.ensure_app()
 

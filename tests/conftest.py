@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from services.registry import Run
+from services.registry.runs import Run
 from services.settings import Settings
 
 os.environ.setdefault("TQDM_DISABLE", "1")
@@ -61,7 +61,7 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
 @pytest.fixture(scope="session")
 def tiny_synthetic_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny synthetic dataset (64 px, tile, leather and grid, ``SynthConfig.tiny()``), generated once per session."""
-    from services.synthetic import SynthConfig, generate_dataset
+    from services.data.synthetic import SynthConfig, generate_dataset
 
     return generate_dataset(tmp_path_factory.mktemp("synthetic"), config=SynthConfig.tiny()).root
 
@@ -78,9 +78,9 @@ class TinyRegistry:
 @pytest.fixture(scope="session")
 def tiny_registry(tiny_synthetic_root: Path, tmp_path_factory: pytest.TempPathFactory) -> TinyRegistry:
     """Train PatchCore (64 px) and EfficientAd (3 steps) once per session; the pipeline's own code path."""
-    from services.datasets import open_dataset
-    from services.model_factory import profile_config
-    from services.training import run_benchmark
+    from services.data.datasets import open_dataset
+    from services.modeling.factory import profile_config
+    from services.training.engine import run_benchmark
 
     root = tmp_path_factory.mktemp("registry")
     settings = Settings(data_root=root / "data", registry_dir=root / "models", weights_dir=root / "models" / "weights")

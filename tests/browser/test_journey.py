@@ -75,7 +75,7 @@ def _wait_healthy(url: str, app: subprocess.Popen[bytes], log: Path) -> None:
 @pytest.fixture(scope="module")
 def app_url(page_registry: PageRegistry) -> Iterator[str]:  # noqa: F811
     """The app served on a free localhost port by a subprocess, on the indexed fixture registry."""
-    from services.similarity import close_stores
+    from services.similarity.store import close_stores
 
     close_stores()  # embedded Qdrant allows one process per folder: hand the store over to the app
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

@@ -28,9 +28,9 @@ class PageRegistry:
 @pytest.fixture(scope="session")
 def page_registry(tiny_registry: TinyRegistry) -> Iterator[PageRegistry]:
     """The shared tiny registry (PatchCore and EfficientAd on synthetic tile) indexed into its embedded store."""
-    from services.defect_index import index_run
-    from services.embeddings import Embedder
-    from services.similarity import close_stores, open_store
+    from services.similarity.crop_embedder import Embedder
+    from services.similarity.index import index_run
+    from services.similarity.store import close_stores, open_store
 
     settings = tiny_registry.settings
     store, embedder = open_store(settings), Embedder(settings)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from services.registry import list_runs
+from services.registry.runs import list_runs
 from services.settings import get_settings
 from tests.pages.conftest import PageRegistry
 
@@ -96,7 +96,7 @@ def test_a_deep_link_on_a_fresh_process_still_runs_inside_the_app(empty_env: obj
 
 def test_the_page_guard_shows_a_message_instead_of_a_traceback() -> None:
     def failing_page() -> None:
-        from components.page_guard import guarded
+        from components.shared.page_guard import guarded
 
         with guarded("Broken"):
             raise RuntimeError("the disk is on fire")

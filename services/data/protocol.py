@@ -1,0 +1,153 @@
+"""The evaluation protocol: train, validation and test splits where thresholds never see test labels.
+
+Training uses the normal training images minus a held-out fraction. The validation split is those held-out
+normals plus pseudo-anomalous copies of them (``services.data.pseudo_anomalies``, a generator unrelated to any test
+defect). Thresholds and min-max normalisation are fitted on validation only; the test split is only scored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from anomalib import TaskType
+from anomalib.data.datamodules.base.image import AnomalibDataModule
+from anomalib.data.datasets.base.image import AnomalibDataset
+from anomalib.data.utils import LabelName, TestSplitMode, ValSplitMode
+from PIL import Image
+
+from services.data.datasets import DatasetInfo, Sample, list_samples
+from services.data.pseudo_anomalies import numbered_anomaly
+from services.settings import Settings
+
+PROTOCOL_NAME = "heldout-normals+pseudo-anomalies"
+PSEUDO_DEFECT = "pseudo"
+
+
+@dataclass(frozen=True)
+class EvaluationProtocol:
+    """The three splits of one category and how they were made."""
+
+    dataset: DatasetInfo
+    category: str
+    train: tuple[Sample, ...]
+    validation: tuple[Sample, ...]
+    test: tuple[Sample, ...]
+    holdout_fraction: float
+    seed: int
+
+    @property
+    def validation_normals(self) -> tuple[Sample, ...]:
+        """The held-out normal images of the validation split."""
+        return tuple(sample for sample in self.validation if not sample.is_anomalous)
+
+    def describe(self) -> dict[str, object]:
+        """A JSON-ready summary for ``metrics.json``."""
+        return {
+            "name": PROTOCOL_NAME,
+            "holdout_fraction": self.holdout_fraction,
+            "seed": self.seed,
+            "n_train": len(self.train),
+            "n_validation_normal": sum(not s.is_anomalous for s in self.validation),
+            "n_validation_pseudo_anomalous": sum(s.is_anomalous for s in self.validation),
+            "n_test": len(self.test),
+            "thresholds_fitted_on": "validation (no test image or label)",
+        }
+
+
+def _validation_dir(settings: Settings, dataset: DatasetInfo, category: str, seed: int) -> Path:
+    return settings.data_root / "_validation" / dataset.name / dataset.fingerprint / category / f"seed{seed}"
+
+
+def _write_pseudo_anomalies(normals: Sequence[Sample], out_dir: Path, seed: int) -> list[Sample]:
+    images_dir, masks_dir = out_dir / PSEUDO_DEFECT, out_dir / "masks"
+    images_dir.mkdir(parents=True, exist_ok=True)
+    masks_dir.mkdir(parents=True, exist_ok=True)
+    samples = []
+    for index, normal in enumerate(normals):
+        image_path = images_dir / f"{index:03d}.png"
+        mask_path = masks_dir / f"{index:03d}_mask.png"
+        if not (image_path.is_file() and mask_path.is_file()):
+            rgb = np.asarray(Image.open(normal.path).convert("RGB"))
+            anomalous, mask = numbered_anomaly(rgb, seed, index)
+            Image.fromarray(anomalous).save(image_path)
+            Image.fromarray(mask.astype(np.uint8) * 255).save(mask_path)
+        samples.append(Sample(image_path, "test", PSEUDO_DEFECT, mask_path))
+    return samples
+
+
+def build_protocol(
+    dataset: DatasetInfo,
+    category: str,
+    settings: Settings,
+    *,
+    holdout_fraction: float = 0.2,
+    seed: int = 0,
+) -> EvaluationProtocol:
+    """Split a category; pseudo-anomalies are cached on disk per dataset fingerprint, category and seed."""
+    if not 0.0 < holdout_fraction < 1.0:
+        raise ValueError(f"holdout_fraction must be in (0, 1), got {holdout_fraction}")
+    train = list_samples(dataset.root, category, "train")
+    n_holdout = max(2, round(len(train) * holdout_fraction))
+    if len(train) - n_holdout < 2:
+        raise ValueError(f"{category}: {len(train)} training images are too few to hold out {n_holdout} for validation")
+    order = np.random.default_rng(seed).permutation(len(train))
+    held_out = [train[i] for i in sorted(order[:n_holdout])]
+    kept = [train[i] for i in sorted(order[n_holdout:])]
+    pseudo = _write_pseudo_anomalies(held_out, _validation_dir(settings, dataset, category, seed), seed)
+    return EvaluationProtocol(
+        dataset=dataset,
+        category=category,
+        train=tuple(kept),
+        validation=tuple(held_out + pseudo),
+        test=tuple(list_samples(dataset.root, category, "test")),
+        holdout_fraction=holdout_fraction,
+        seed=seed,
+    )
+
+
+class SamplesDataset(AnomalibDataset):
+    """An anomalib dataset over an explicit list of samples (segmentation task: normals get empty masks)."""
+
+    def __init__(self, samples: Sequence[Sample], split: str) -> None:
+        super().__init__()
+        frame = pd.DataFrame(
+            {
+                "image_path": [str(s.path) for s in samples],
+                "mask_path": [str(s.mask_path) if s.mask_path else "" for s in samples],
+                "label_index": [LabelName.ABNORMAL if s.is_anomalous else LabelName.NORMAL for s in samples],
+                "split": split,
+            }
+        )
+        frame.attrs["task"] = TaskType.SEGMENTATION
+        self.samples = frame
+
+
+class ProtocolDataModule(AnomalibDataModule):
+    """Serves the protocol's splits to anomalib's Engine; it never re-splits anything."""
+
+    def __init__(
+        self,
+        protocol: EvaluationProtocol,
+        train_batch_size: int,
+        eval_batch_size: int,
+        num_workers: int = 0,
+    ) -> None:
+        super().__init__(
+            train_batch_size=train_batch_size,
+            eval_batch_size=eval_batch_size,
+            num_workers=num_workers,
+            val_split_mode=ValSplitMode.FROM_DIR,
+            test_split_mode=TestSplitMode.FROM_DIR,
+            seed=protocol.seed,
+        )
+        self.protocol = protocol
+        self.category = protocol.category
+
+    def _setup(self, _stage: str | None = None) -> None:
+        self.train_data = SamplesDataset(self.protocol.train, "train")
+        self.val_data = SamplesDataset(self.protocol.validation, "val")
+        self.test_data = SamplesDataset(self.protocol.test, "test")

@@ -1,0 +1,196 @@
+"""The Detector: same numbers as anomalib's own predict path on either backend (torch, OpenVINO), regions at input
+resolution, typed bad-input errors."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from services.data.datasets import list_samples
+from services.data.images import ImageInputError
+from services.inference.detector import Detector
+from services.postprocessing.regions import CALIBRATED_THRESHOLD
+from services.registry.runs import CHECKPOINT, EXPORT_CACHE, METRICS, file_sha256, load_run, manifest_status
+from tests.conftest import TinyRegistry
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module", params=["patchcore", "efficientad"])
+def model_name(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def detector(model_name: str, tiny_registry: TinyRegistry) -> Detector:
+    return Detector(tiny_registry.runs[model_name], tiny_registry.settings, device="cpu", backend="torch")
+
+
+@pytest.fixture(scope="module")
+def openvino_detector(model_name: str, tiny_registry: TinyRegistry) -> Detector:
+    return Detector(tiny_registry.runs[model_name], tiny_registry.settings, device="cpu", backend="openvino")
+
+
+@pytest.fixture(scope="module")
+def test_images(tiny_registry: TinyRegistry) -> list[Path]:
+    samples = list_samples(tiny_registry.dataset_root, "tile", "test")
+    return [s.path for s in samples if s.defect_type in ("good", "crack", "oil")]
+
+
+@pytest.fixture(scope="module")
+def engine_predictions(
+    detector: Detector, test_images: list[Path], tmp_path_factory: pytest.TempPathFactory
+) -> list[tuple[float, np.ndarray]]:
+    """Score and map of each test image from anomalib's ``Engine.predict`` on the same checkpoint."""
+    from anomalib.engine import Engine
+
+    from services.modeling.factory import load_model
+
+    model = load_model(detector.run.record.model, detector.run.checkpoint)
+    root = tmp_path_factory.mktemp("engine")
+    engine = Engine(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False, default_root_dir=root)
+    predictions = []
+    for path in test_images:
+        batch = engine.predict(model=model, data_path=path, return_predictions=True)[0]
+        reference_map = batch.anomaly_map.reshape(batch.anomaly_map.shape[-2:]).numpy()
+        predictions.append((float(batch.pred_score.reshape(-1)[0]), reference_map))
+    return predictions
+
+
+def _assert_matches_engine(
+    detector: Detector, test_images: list[Path], engine_predictions: list[tuple[float, np.ndarray]], tolerance: float
+) -> None:
+    ours = detector.predict_batch(list(test_images))
+    for prediction, (score, reference_map) in zip(ours, engine_predictions, strict=True):
+        assert abs(score - prediction.score) <= tolerance
+        resized = np.asarray(
+            Image.fromarray(reference_map).resize(prediction.anomaly_map.shape[::-1], Image.Resampling.BILINEAR)
+        )
+        assert np.abs(np.clip(resized, 0, 1) - prediction.anomaly_map).mean() <= 1e-2
+
+
+def test_matches_anomalib_engine_predict(
+    detector: Detector, test_images: list[Path], engine_predictions: list[tuple[float, np.ndarray]]
+) -> None:
+    assert detector.backend == "torch"
+    _assert_matches_engine(detector, test_images, engine_predictions, tolerance=1e-4)
+
+
+def test_openvino_backend_matches_torch_and_engine_predict(
+    detector: Detector,
+    openvino_detector: Detector,
+    test_images: list[Path],
+    engine_predictions: list[tuple[float, np.ndarray]],
+) -> None:
+    assert openvino_detector.backend == "openvino", openvino_detector.backend_note
+    assert openvino_detector.precision in ("f32", "bf16")
+    assert f"{openvino_detector.precision} (" in openvino_detector.backend_note
+    _assert_matches_engine(openvino_detector, test_images, engine_predictions, tolerance=1e-2)
+    buffer = io.BytesIO()
+    Image.open(test_images[-1]).convert("RGB").resize((150, 97)).save(buffer, format="PNG")
+    sources: list[bytes | Path] = [test_images[0], buffer.getvalue()]
+    for torch_prediction, openvino_prediction in zip(
+        detector.predict_batch(sources), openvino_detector.predict_batch(sources), strict=True
+    ):
+        assert abs(torch_prediction.score - openvino_prediction.score) <= 1e-2
+        assert openvino_prediction.anomaly_map.shape == torch_prediction.anomaly_map.shape
+        assert openvino_prediction.anomaly_map.dtype == torch_prediction.anomaly_map.dtype
+        assert np.abs(openvino_prediction.anomaly_map - torch_prediction.anomaly_map).max() <= 1e-2
+        assert len(openvino_prediction.regions) == len(torch_prediction.regions)
+
+
+def test_openvino_export_is_cached_outside_the_manifest(
+    openvino_detector: Detector, tiny_registry: TinyRegistry
+) -> None:
+    run = openvino_detector.run
+    exports = [path.parent for path in (run.path / EXPORT_CACHE).glob("*/model.xml")]
+    assert len(exports) == 1 and (exports[0] / "model.bin").is_file()
+    record = json.loads((exports[0] / "export.json").read_text())
+    assert record["checkpoint_sha256"] == file_sha256(run.checkpoint)
+    assert manifest_status(run.path) == "ok"
+    again = Detector(run, tiny_registry.settings, device="cpu", backend="openvino")
+    assert again.backend == "openvino" and "IR reused" in again.backend_note
+
+
+def test_auto_on_cpu_picks_a_backend_and_says_why(tiny_registry: TinyRegistry, test_images: list[Path]) -> None:
+    detector = Detector(tiny_registry.runs["patchcore"], tiny_registry.settings, device="cpu")
+    assert detector.backend in ("openvino", "torch")
+    assert detector.backend_note.startswith(f"auto: {detector.backend} is faster on cpu")
+    assert "openvino" in detector.backend_note and "torch" in detector.backend_note and " ms" in detector.backend_note
+    assert 0.0 <= detector.predict(test_images[-1]).score <= 1.0
+
+
+def test_failed_export_falls_back_to_torch_with_the_reason(
+    tiny_registry: TinyRegistry, test_images: list[Path], tmp_path: Path
+) -> None:
+    source = tiny_registry.runs["patchcore"].path
+    for name in (CHECKPOINT, METRICS):
+        shutil.copy(source / name, tmp_path / name)
+    (tmp_path / EXPORT_CACHE).write_text("a file where the export folder should be")
+    fallback = Detector(load_run(tmp_path), tiny_registry.settings, device="cpu", backend="openvino")
+    assert fallback.backend == "torch"
+    assert fallback.backend_note.startswith("OpenVINO unavailable, using torch: FileExistsError")
+    reference = Detector(tiny_registry.runs["patchcore"], tiny_registry.settings, device="cpu", backend="torch")
+    assert fallback.predict(test_images[-1]).score == reference.predict(test_images[-1]).score
+
+
+def test_backend_choice_is_validated(tiny_registry: TinyRegistry) -> None:
+    run = tiny_registry.runs["patchcore"]
+    with pytest.raises(ValueError, match="auto, torch, openvino"):
+        Detector(run, tiny_registry.settings, device="cpu", backend="onnx")
+    with pytest.raises(ValueError, match="cpu only"):
+        Detector(run, tiny_registry.settings, device="cuda", backend="openvino")
+
+
+def test_prediction_is_at_input_resolution_with_regions(detector: Detector, test_images: list[Path]) -> None:
+    rgb = np.asarray(Image.open(test_images[-1]).convert("RGB").resize((150, 97)))
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="PNG")
+    prediction = detector.predict(buffer.getvalue(), name="odd-size.png")
+    assert prediction.anomaly_map.shape == (97, 150)
+    assert prediction.mask.shape == (97, 150)
+    assert 0.0 <= prediction.score <= 1.0
+    assert prediction.threshold == CALIBRATED_THRESHOLD
+    assert prediction.is_anomalous == (prediction.score > CALIBRATED_THRESHOLD)
+    for region in prediction.regions:
+        x, y, w, h = region.bbox
+        assert x >= 0 and y >= 0 and x + w <= 150 and y + h <= 97
+        assert region.max_score > CALIBRATED_THRESHOLD
+    assert set(prediction.timings_ms) == {"decode", "model", "regions", "total"}
+
+
+def test_threshold_changes_verdict_and_mask_without_rerunning(detector: Detector, test_images: list[Path]) -> None:
+    prediction = detector.predict(test_images[-1])
+    below = prediction.at_threshold(max(prediction.score - 0.01, 0.0))
+    above = prediction.at_threshold(min(prediction.score + 0.01, 1.0))
+    assert below.is_anomalous and not above.is_anomalous
+    assert below.anomaly_map is prediction.anomaly_map
+    assert below.mask.sum() >= above.mask.sum()
+    lowest = prediction.at_threshold(0.0)
+    assert lowest.mask.sum() == (prediction.anomaly_map > 0).sum()
+    with pytest.raises(ValueError, match=r"within \[0, 1\]"):
+        prediction.at_threshold(1.5)
+
+
+def test_grayscale_input_is_accepted(detector: Detector, test_images: list[Path]) -> None:
+    buffer = io.BytesIO()
+    Image.open(test_images[0]).convert("L").save(buffer, format="JPEG")
+    prediction = detector.predict(buffer.getvalue(), name="gray.jpg")
+    assert prediction.image_name == "gray.jpg"
+    assert np.isfinite(prediction.score)
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [(b"", "empty"), (b"not an image at all", "not an image"), (b"\x89PNG\r\n\x1a\n" + b"\0" * 10, "PNG")],
+)
+def test_bad_input_raises_one_typed_error(detector: Detector, payload: bytes, reason: str) -> None:
+    with pytest.raises(ImageInputError, match=reason) as raised:
+        detector.predict(payload, name="bad.png")
+    assert "bad.png" in str(raised.value) and "accepted" in str(raised.value)

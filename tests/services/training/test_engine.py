@@ -1,0 +1,180 @@
+"""End to end on a tiny synthetic set: protocol, fit, calibration, evaluation, artefacts, reload."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from services.data.datasets import open_dataset
+from services.data.protocol import PSEUDO_DEFECT, build_protocol
+from services.modeling.factory import load_model, profile_config
+from services.registry import runs as registry
+from services.settings import PROJECT_ROOT, Settings
+from services.training import evaluation
+from services.training.calibration import RULE, calibrate_on_normals
+from tests.conftest import TinyRegistry
+
+pytestmark = pytest.mark.slow
+
+METRIC_FIELDS = {"image_auroc", "image_f1", "image_f1max", "pixel_auroc", "pixel_f1", "pixel_f1max", "pixel_aupro"}
+
+
+@pytest.fixture(scope="module")
+def settings(tiny_registry: TinyRegistry) -> Settings:
+    return tiny_registry.settings
+
+
+@pytest.fixture(scope="module")
+def runs(tiny_registry: TinyRegistry) -> list[registry.Run]:
+    return list(tiny_registry.runs.values())
+
+
+def test_protocol_keeps_test_images_out_of_train_and_validation(tiny_synthetic_root: Path, settings: Settings) -> None:
+    protocol = build_protocol(open_dataset(tiny_synthetic_root, ("tile",)), "tile", settings, seed=0)
+    test_paths = {s.path for s in protocol.test}
+    train_paths = {s.path for s in protocol.train}
+    assert not test_paths & train_paths
+    assert not test_paths & {s.path for s in protocol.validation}
+    normals = [s for s in protocol.validation if not s.is_anomalous]
+    pseudo = [s for s in protocol.validation if s.is_anomalous]
+    assert normals and len(pseudo) == len(normals)
+    assert all(s.defect_type == PSEUDO_DEFECT and s.mask_path and s.mask_path.is_file() for s in pseudo)
+    assert all("train" in s.path.parts for s in normals) and not {s.path for s in normals} & train_paths
+
+
+def test_thresholds_never_read_test_files(
+    tiny_synthetic_root: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import anomalib.data.datasets.base.image as anomalib_image
+    from anomalib.engine import Engine
+
+    from services.data.protocol import ProtocolDataModule
+    from services.modeling.factory import build_model
+
+    opened: list[str] = []
+    real_read_image, real_read_mask = anomalib_image.read_image, anomalib_image.read_mask
+    monkeypatch.setattr(anomalib_image, "read_image", lambda p, **k: opened.append(str(p)) or real_read_image(p, **k))
+    monkeypatch.setattr(anomalib_image, "read_mask", lambda p, **k: opened.append(str(p)) or real_read_mask(p, **k))
+    protocol = build_protocol(open_dataset(tiny_synthetic_root, ("tile",)), "tile", settings, seed=0)
+    config = replace(profile_config("demo", "patchcore", seed=0), image_size=64, coreset_ratio=0.2)
+    model = build_model(config, settings).module
+    engine = Engine(
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_progress_bar=False,
+        default_root_dir=settings.registry_dir / "tmp",
+    )
+    engine.fit(model=model, datamodule=ProtocolDataModule(protocol, train_batch_size=4, eval_batch_size=4))
+    real_load = evaluation._load
+    monkeypatch.setattr(evaluation, "_load", lambda sample: opened.append(str(sample.path)) or real_load(sample))
+    calibrate_on_normals(model, protocol.validation_normals)
+    assert opened, "the spy saw no file"
+    test_root = tiny_synthetic_root / "tile"
+    leaked = [
+        p
+        for p in opened
+        if Path(p).is_relative_to(test_root / "test") or Path(p).is_relative_to(test_root / "ground_truth")
+    ]
+    assert leaked == []
+    assert np.isfinite(float(model.post_processor.image_threshold))
+
+
+def test_every_artefact_and_metric_field(runs: list[registry.Run], tiny_synthetic_root: Path) -> None:
+    assert sorted(run.record.model for run in runs) == ["efficientad", "patchcore"]
+    for run in runs:
+        for name in (
+            registry.CHECKPOINT,
+            registry.METRICS,
+            registry.PREDICTIONS,
+            registry.CURVES,
+            registry.MAPS,
+            registry.MANIFEST,
+        ):
+            assert (run.path / name).is_file(), name
+        assert list((run.path / registry.HEATMAPS).glob("*.png"))
+        record = run.record
+        assert record.dataset == "synthetic" and record.category == "tile" and record.profile == "demo"
+        assert set(record.metrics) == METRIC_FIELDS
+        assert all(0.0 <= record.metrics[key] <= 1.0 for key in METRIC_FIELDS)
+        assert set(record.thresholds) == {"image", "pixel", "image_min", "image_max", "pixel_min", "pixel_max"}
+        assert all(np.isfinite(value) for value in record.thresholds.values())
+        assert record.protocol["thresholds_fitted_on"].startswith("validation")
+        ceiling = record.protocol["thresholds"]
+        assert ceiling["rule"] == RULE and ceiling["n_images"] >= 2
+        assert (ceiling["image"], ceiling["pixel"]) == pytest.approx(
+            (record.thresholds["image"], record.thresholds["pixel"])
+        )
+        assert {"fit_s", "test_ms_per_image", "peak_rss_mb"} <= set(record.timings)
+        assert record.versions["anomalib"] == "2.7.0"
+        assert record.config["seed"] == 0
+        assert record.config["image_size"] == (64 if record.model == "patchcore" else 256)
+        assert record.dataset_fingerprint == open_dataset(tiny_synthetic_root, ("tile",)).fingerprint
+        assert registry.manifest_status(run.path) == "ok"
+        with (run.path / registry.PREDICTIONS).open() as handle:
+            rows = list(csv.DictReader(handle))
+        assert len(rows) == 3 + 2 * 5
+        assert {row["defect_type"] for row in rows} >= {"good", "crack"}
+        curves = json.loads((run.path / registry.CURVES).read_text())
+        assert set(curves) == {"roc", "pr"} and len(curves["roc"]["x"]) == len(curves["roc"]["y"]) > 1
+        maps = np.load(run.path / registry.MAPS)
+        size = record.config["image_size"]
+        assert maps["maps"].shape == (len(rows), size, size)
+
+
+def test_manifest_detects_a_modified_file(runs: list[registry.Run]) -> None:
+    run = runs[0]
+    predictions = run.path / registry.PREDICTIONS
+    original = predictions.read_bytes()
+    predictions.write_bytes(original + b"\n")
+    try:
+        assert registry.manifest_status(run.path) == "modified"
+    finally:
+        predictions.write_bytes(original)
+    assert registry.manifest_status(run.path) == "ok"
+
+
+def test_registry_lists_the_runs(runs: list[registry.Run], settings: Settings) -> None:
+    latest = registry.latest_runs(settings, "synthetic")
+    assert set(latest) == {("synthetic", "patchcore", "tile"), ("synthetic", "efficientad", "tile")}
+
+
+RELOAD_SCRIPT = """
+import sys, csv, json
+from pathlib import Path
+import numpy as np
+from services.data.datasets import list_samples
+from services.training.evaluation import score_samples
+from services.modeling.factory import load_model
+run, root = Path(sys.argv[1]), Path(sys.argv[2])
+record = json.loads((run / "metrics.json").read_text())
+model = load_model(record["model"], run / "model.ckpt")
+samples = list_samples(root, record["category"], "test")
+print(json.dumps(score_samples(model, samples).scored.scores.tolist()))
+"""
+
+
+@pytest.mark.parametrize("model", ["patchcore", "efficientad"])
+def test_checkpoint_reloads_in_a_fresh_process_with_the_same_scores(
+    runs: list[registry.Run], tiny_synthetic_root: Path, model: str
+) -> None:
+    run = next(r for r in runs if r.record.model == model)
+    result = subprocess.run(
+        [sys.executable, "-c", RELOAD_SCRIPT, str(run.path), str(tiny_synthetic_root)],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        check=True,
+    )
+    reloaded = np.array(json.loads(result.stdout.strip().splitlines()[-1]))
+    with (run.path / registry.PREDICTIONS).open() as handle:
+        recorded = np.array([float(row["score"]) for row in csv.DictReader(handle)])
+    assert np.abs(reloaded - recorded).max() <= 1e-5
+    assert load_model(model, run.checkpoint).training is False
