@@ -1,4 +1,4 @@
-"""MVTec-AD layout: the defect taxonomy, sample listing, validation and content fingerprints.
+"""MVTec-AD layout: the defect taxonomy, sample listing, validation, and content fingerprints of files and folders.
 
 Layout of one category (the same for real MVTec-AD and the synthetic generator)::
 
@@ -175,6 +175,15 @@ def validate_category(root: Path, category: str) -> None:
                 f"mask {sample.mask_path} is {mask_size[0]}x{mask_size[1]} px: expected {size[0]}x{size[1]} px "
                 f"like its image {sample.path}"
             )
+
+
+def file_sha256(path: Path) -> str:
+    """Hex sha256 of a file's bytes, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def category_fingerprint(root: Path, category: str) -> str:

@@ -22,7 +22,6 @@ timm downloads the weights only when ``Settings.allow_downloads`` is on.
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import pickle
 import re
@@ -37,6 +36,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 from torch import Tensor, nn
 
+from services.data.datasets import file_sha256
 from services.settings import Settings
 
 _PACKAGED_SHA256: dict[int, str] = {
@@ -153,8 +153,7 @@ def _packaged_file(variant: int) -> Path:
 
 def _verified_sha256(path: Path, expected: str | None = None) -> str:
     """The file's sha256, checked against the torch-hub prefix in its name and, if given, the full ``expected``."""
-    with path.open("rb") as handle:
-        actual = hashlib.file_digest(handle, "sha256").hexdigest()
+    actual = file_sha256(path)
     named = _HUB_HASH.search(path.name)
     if named is not None and not actual.startswith(named.group(1)):
         raise BackboneError(

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from services.data.datasets import file_sha256
 from services.settings import Settings
 
 CHECKPOINT = "model.ckpt"
@@ -79,15 +79,6 @@ class Run:
 def run_dir(settings: Settings, dataset: str, model: str, category: str, run: str) -> Path:
     """``<registry>/<dataset>/<model>/<category>/<run>``."""
     return settings.registry_dir / dataset / model / category / run
-
-
-def file_sha256(path: Path) -> str:
-    """Hex sha256 of a file's bytes, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _run_files(path: Path) -> list[Path]:

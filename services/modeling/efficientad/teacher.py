@@ -42,9 +42,9 @@ from anomalib.models.image.efficient_ad.torch_model import SmallPatchDescription
 from anomalib.utils.path import get_pretrained_weights_dir
 from torch import Tensor, nn
 
+from services.data.datasets import file_sha256
 from services.data.natural_images import natural_photos, random_crops
 from services.modeling.backbones import DEFAULT_LAYERS, imagenet_classifier
-from services.registry.runs import file_sha256
 from services.settings import Settings
 
 TEACHER_FILE = "pretrained_teacher_small.pth"
