@@ -5,13 +5,13 @@ Usage: ``TQDM_DISABLE=1 python benchmarks/bench_coreset.py --category tile [--ra
 (``python -m benchmarks.bench_coreset`` works too; ``TQDM_DISABLE=1`` silences anomalib's per-step progress bar).
 
 One run: the synthetic category is generated into a temporary folder, the demo-profile PatchCore is built
-(``services.modeling.factory``: offline ImageNet EfficientNet-Lite0, blocks 2 and 4, 256 px) and the training patch
-features are extracted once. For each ratio every selection runs on those same features, repeats interleaved
+(``services.modeling.factory``; its backbone, layers and input size are printed) and the training patch features are
+extracted once. For each ratio every selection runs on those same features, repeats interleaved
 (the first method rotates) with seeds ``seed + repeat``: anomalib's, the project's, and the project's with torch's
 own CPU thread count. Then every repeat's memory bank of anomalib and of the project is scored on the same test
 split (``services.training.evaluation``; AUROC comes from raw scores, so no validation pass is needed) and its
-coverage of
-all training features is measured in the original feature space; the table gives mean [min, max] over repeats.
+coverage of all training features is measured in the original feature space; the table gives mean [min, max] over
+repeats.
 """
 
 from __future__ import annotations

@@ -5,8 +5,7 @@ Usage: ``TQDM_DISABLE=1 python benchmarks/bench_efficientad_offline.py [--repeat
 One run, everything measured side by side after one warm-up each:
 
 * distillation: seconds per step of :data:`services.modeling.efficientad.teacher.CPU_SCHEDULE` (crop generation,
-backbone target,
-  PDN forward/backward/Adam) — the default ``distill-teacher`` schedule on CPU;
+  backbone target, PDN forward/backward/Adam) — the default ``distill-teacher`` schedule on CPU;
 * EfficientAd-S train step (batch 1 plus one penalty image, losses, backward, Adam), exactly
   ``EfficientAdModel.forward`` in training mode, and the eval forward (anomaly map), for the distilled teacher's
   width (152 channels) against the official teacher's width (384), at 256 px, repeats interleaved. 128 px is

@@ -3,9 +3,8 @@
 Usage: ``python benchmarks/bench_map_blur.py [--sides 256 512] [--repeats 20]``
 
 For each map side the sigma is :func:`services.modeling.patchcore.maps.map_sigma_for` of it (4 px at 256, 8 px at
-512); both
-blurs run on the same random maps, interleaved, and the script prints the median ms per map of each, their ratio and
-the largest difference between their outputs.
+512); both blurs run on the same random maps, interleaved, and the script prints the median ms per map of each, their
+ratio and the largest difference between their outputs.
 """
 
 from __future__ import annotations

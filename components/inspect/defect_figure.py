@@ -2,9 +2,9 @@
 
 The picture is a plotly ``go.Image`` in the image's own pixel coordinates (``x`` = column, ``y`` = row, as
 :mod:`services.postprocessing.regions` uses). Over it lie one invisible marker every few pixels on each region's
-pixels and one
-numbered marker at each centroid, all carrying the region id as ``customdata``: a click anywhere on a defect
-selects the nearest of its markers, and ``st.plotly_chart(on_select=...)`` hands that id to the region picker.
+pixels and one numbered marker at each centroid, all carrying the region id as ``customdata``: a click anywhere on
+a defect selects the nearest of its markers, and ``st.plotly_chart(on_select=...)`` hands that id to the region
+picker.
 """
 
 from __future__ import annotations

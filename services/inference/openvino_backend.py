@@ -36,7 +36,7 @@ IR_FILE = "model.xml"
 RECORD_FILE = "export.json"
 EXPORT_LIBRARIES = ("torch", "anomalib", "openvino")
 # torch's exporter writes opset 18 whatever anomalib asks (14); asking for 18 skips a down-conversion that fails
-# noisily. No dynamic axes: PatchCore's graph fixes the batch anyway (at 2), see the anomalib notes.
+# noisily. No dynamic axes: PatchCore's graph fixes the batch anyway (at 2).
 ONNX_KWARGS = {"dynamic_axes": {}, "opset_version": 18, "verbose": False}
 # Precision is always explicit: on AVX512-BF16/AMX CPUs OpenVINO's default is bf16, whatever the IR holds.
 PRECISIONS = ("f32", "bf16")
@@ -75,7 +75,7 @@ def _model_only(module: AnomalibModule) -> Iterator[AnomalibModule]:
 
 
 def ensure_ir(module: AnomalibModule, run: Run, input_shape: tuple[int, ...]) -> IrExport:
-    """The run's IR for inputs of ``input_shape`` (1, 3, h, w): reused from the cache, else exported now (7–25 s)."""
+    """The run's IR for inputs of ``input_shape`` (1, 3, h, w): reused from the cache, else exported now (slow)."""
     started = time.perf_counter()
     record = _export_record(run, input_shape)
     key = hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[:16]

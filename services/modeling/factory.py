@@ -54,15 +54,9 @@ class ModelConfig:
 
 
 _PROFILE_CONFIGS: dict[str, dict[str, ModelConfig]] = {
-    # demo PatchCore: EfficientNet-Lite2 blocks 2+4, chosen with benchmarks/bench_backbones.py on the synthetic data
-    # (mean image AUROC over tile/leather/grid at 256 px: lite0 0.863, lite1 0.862, lite2 0.910; adding the stride-4
-    # blocks.1 lowered tile to 0.78). Input side 512 px (the 256 px images upsampled) with the coreset ratio lowered to
-    # 0.025 to keep the memory bank at its 256 px size, and the map smoothing scaled with the input (map_sigma_for).
-    # Pipeline figures, 256 px / 10 % -> 512 px / 2.5 %: image AUROC tile 0.858 -> 0.923, leather 0.966 -> 0.922,
-    # grid 0.887 -> 0.961 (mean 0.904 -> 0.935), AUPRO 0.840 -> 0.903, but pixel AUROC 0.971 -> 0.966, pixel F1 at
-    # the calibrated threshold 0.613 -> 0.520 and region retrieval P@5 0.647 -> 0.573 (without the scaled smoothing:
-    # 0.959, 0.451, 0.547). Input sides measured on the same bank size (mean image AUROC, anomalib's image score):
-    # 256 px 0.887, 320 px 0.880, 384 px 0.920, 448 px 0.923, 512 px 0.935; 640 px was worse on tile and leather.
+    # demo PatchCore: EfficientNet-Lite2 blocks 2+4 at a 512 px input (the 256 px images upsampled), the coreset ratio
+    # lowered to keep the memory bank at its 256 px size, map smoothing scaled with the input (map_sigma_for); chosen
+    # with benchmarks/bench_backbones.py for image AUROC at some cost in pixel F1 (docs/results.md).
     "demo": {
         "patchcore": ModelConfig(
             model="patchcore",

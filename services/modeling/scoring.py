@@ -1,10 +1,9 @@
 """Run a fitted anomalib model on image tensors: raw and normalised scores and maps, without a Lightning Trainer.
 
 This is the single forward path shared by evaluation (``services.training.evaluation``) and serving
-(``services.inference.detector``): the model's own pre-processor transform, its torch model (or a compiled copy of it
-with
-the same raw outputs, e.g. the OpenVINO IR of ``services.inference.openvino_backend``), then its post-processor (min-max
-normalisation around the validation threshold, which maps to 0.5).
+(``services.inference.detector``): the model's own pre-processor transform, its torch model (or a compiled copy of
+it with the same raw outputs, e.g. the OpenVINO IR of ``services.inference.openvino_backend``), then its
+post-processor (min-max normalisation around the validation threshold, which maps to 0.5).
 """
 
 from __future__ import annotations

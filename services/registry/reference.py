@@ -1,8 +1,8 @@
 """Figures reported elsewhere, shown beside ours and always labelled as such (never as our results).
 
-Sources: the reference study's table (issue 3 of this project) and published anchors (docs/anchors in
-``shared/notes/anchors.md``: PatchCore paper, WRN-50 10 % coreset; anomalib's EfficientAd-S README).
-All figures are on the real MVTec-AD, at the study's or paper's own protocol.
+Sources: the reference study's table (anomalib on MVTec-AD with validation = test) and published figures (the
+PatchCore paper, WRN-50 with a 10 % coreset; anomalib's EfficientAd-S README). All figures are on the real MVTec-AD,
+at the study's or paper's own protocol.
 """
 
 from __future__ import annotations

@@ -84,8 +84,7 @@ def run_dir(settings: Settings, dataset: str, model: str, category: str, run: st
 def _run_files(path: Path) -> list[Path]:
     # The OpenVINO export cache is derived from model.ckpt at first use, after training wrote the manifest, and is
     # checked against the checkpoint's sha256 by services.inference.openvino_backend; hashing it here would mark every
-    # served
-    # run "modified".
+    # served run "modified".
     return sorted(
         p
         for p in path.rglob("*")

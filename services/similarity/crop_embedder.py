@@ -39,8 +39,8 @@ CROP_SIZE = 128
 CONTEXT = 0.5  # margin added on each side of the bounding box, as a fraction of its size
 MIN_CROP_PX = 24
 CORE_FRACTION = 0.85
-"""Chosen on the synthetic PatchCore runs' leave-one-image-out precision@5 (mean over tile, leather, grid: whole
-region 0.54; core at 0.6 / 0.75 / 0.85 / 0.9 / 0.95 / 0.98 of the peak: 0.55 / 0.59 / 0.65 / 0.63 / 0.61 / 0.56)."""
+"""Share of the region's peak score that bounds its core; the best of several on the synthetic PatchCore runs'
+leave-one-image-out precision@5 (docs/results.md)."""
 SHAPE_WEIGHT = 0.5
 STATS_WEIGHT = 0.25
 REGION_DIM = 40 + 112 + 112 + 5 + 2

@@ -2,16 +2,12 @@
 
 For each patch of the image, the run's model gives its embedding (backbone → 3×3 pooling → concatenated layers,
 as PatchCore scores it) and its nearest memory-bank patch; the residual is their difference. A region's vector is
-the mean residual over the region's core (:func:`services.similarity.crop_embedder.region_core`, area-resized to the
-patch grid),
-L2-normalised; its size is the run's embedding width (168 for Lite2 ``blocks.2`` + ``blocks.4``). Image vectors stay
-those of the ImageNet crop embedder (:class:`services.similarity.crop_embedder.Embedder`).
+the mean residual over the region's core (:func:`services.similarity.crop_embedder.region_core`, area-resized to
+the patch grid), L2-normalised; its size is the run's embedding width (168 for Lite2 ``blocks.2`` + ``blocks.4``).
+Image vectors stay those of the ImageNet crop embedder (:class:`services.similarity.crop_embedder.Embedder`).
 
-Why: on the demo PatchCore runs (512 px, leave-one-image-out over the same indexed regions) precision@5 of the
-defect type is tile 0.681 / leather 0.682 / grid 0.831 (mean 0.731) against 0.500 / 0.653 / 0.565 (0.573) for the
-crop embedder; the mean embedding without the residual gave 0.693. (Also tried on those regions, not adopted: the
-residual concatenated with the mean embedding at weights 0.25 / 0.5 / 1: 0.739 / 0.746 / 0.748; with the crop
-embedder's shape and score statistics: 0.729–0.733.) Other models keep the crop embedder.
+Why: on the demo PatchCore runs these vectors retrieve a region's defect type far more often than the crop
+embedder's (leave-one-image-out precision@5, docs/results.md). Other models keep the crop embedder.
 """
 
 from __future__ import annotations

@@ -10,8 +10,8 @@ Layout: one collection per *partition* ``(dataset, model, category, run, kind)``
 ``anomalylens__<dataset>__<model>__<category>__<kind>__<run>``. Embeddings are only comparable within one run
 (backbone and layers fix the vector size and space), so a search names its run anyway; with the partition in the
 collection name the common query ("regions most like this one, from other images") needs no payload filter.
-That matters in embedded mode, where a payload filter is evaluated in Python over every point (≈170 ms at 10k
-points, ``benchmarks/bench_qdrant.py``) while an unfiltered exact search takes a few milliseconds. Payload-only
+That matters in embedded mode, where a payload filter is evaluated in Python over every point, far slower than an
+unfiltered exact search (``benchmarks/bench_qdrant.py``, docs/results.md). Payload-only
 conditions (``defect_type``, ``exclude_image_path``) are therefore applied to an over-fetched unfiltered result
 (exact, because the search is exact and ranked), falling back to a Qdrant payload filter only when they are too
 selective for that.
@@ -21,12 +21,12 @@ scores and ranking on a server): embedded ``COSINE`` re-normalises the whole col
 doubles its cost.
 
 Embedded writes: qdrant-client stores each point in SQLite as its own transaction, and with SQLite's default
-rollback journal every transaction costs several fsyncs (12–20 ms per point on this project's machine, 50–80 points/s).
+rollback journal every transaction costs several fsyncs.
 The store switches each embedded collection's connection to write-ahead logging with ``synchronous=NORMAL``
 (:meth:`SimilarityStore._relax_embedded_fsync`, through qdrant-client internals pinned by requirements.txt):
 a process crash loses nothing, an OS crash or power cut can lose the last writes but never corrupts the file,
-and ingest is 30–60× faster (``benchmarks/bench_qdrant.py``). The index is rebuilt from runs, so
-that durability is enough.
+and ingest is many times faster (``benchmarks/bench_qdrant.py``, docs/results.md). The index is rebuilt from runs,
+so that durability is enough.
 """
 
 from __future__ import annotations

@@ -2,12 +2,11 @@
 
 anomalib fits F1-adaptive thresholds on the validation split. Ours holds held-out normal images and pseudo-anomalous
 copies of them (``services.data.protocol``); the pseudo-anomalies are far more conspicuous than real defects, so the
-F1-optimal thresholds on them sit too high and real defects fall under them (on the synthetic demo runs PatchCore's
-test pixel F1 was 0.02–0.49). After anomalib's validation pass this module moves both thresholds to the highest score
-seen on the held-out normal images — the factory rule "every known-good part passes" — and keeps anomalib's min-max
-normalisation statistics, so the normalised threshold stays at 0.5. No test image or label is read. The rule was
-chosen by comparing five rules on the synthetic test sets (PatchCore mean test pixel F1 0.19 → 0.61, image F1 0.62 →
-0.86); data the project has never seen will show whether it holds.
+F1-optimal thresholds on them sit too high and real defects fall under them. After anomalib's validation pass this
+module moves both thresholds to the highest score seen on the held-out normal images — the factory rule "every
+known-good part passes" — and keeps anomalib's min-max normalisation statistics, so the normalised threshold stays at
+0.5. No test image or label is read. The rule was chosen by comparing five rules on the synthetic test sets
+(docs/results.md); data the project has never seen will show whether it holds.
 """
 
 from __future__ import annotations

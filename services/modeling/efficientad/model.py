@@ -2,13 +2,12 @@
 
 anomalib 2.7's ``EfficientAd.on_train_start`` downloads the official teacher and imagenette. This subclass
 overrides the two hooks that do so: the teacher comes from ``teacher_path`` (see
-:func:`services.modeling.efficientad.teacher.resolve_teacher`) or stays randomly initialised when it is ``None``, and
-the penalty images
-come from ``penalty_dir`` (see :func:`services.modeling.efficientad.penalty_images.build_penalty_folder`) with
-anomalib's own transforms.
+:func:`services.modeling.efficientad.teacher.resolve_teacher`) or stays randomly initialised when it is ``None``,
+and the penalty images come from ``penalty_dir`` (see
+:func:`services.modeling.efficientad.penalty_images.build_penalty_folder`) with anomalib's own transforms.
 With ``bf16_training`` the training steps (only they) run under bf16 autocast where the device computes bf16
-natively (:func:`bf16_native`); on this project's 2-core AVX512-BF16 CPU that makes a 256 px step about 1.7×
-faster (``benchmarks/bench_efficientad_offline.py``). Teacher statistics, map quantiles, thresholds and inference
+natively (:func:`bf16_native`), which makes a step faster on such CPUs (``benchmarks/bench_efficientad_offline.py``,
+docs/results.md). Teacher statistics, map quantiles, thresholds and inference
 stay in fp32. Everything else (losses, teacher standardisation, map quantiles, Engine fit/validate/test,
 checkpoints) is anomalib's. Its constraints still hold: the train batch size must be 1, the pre-processor must not
 normalise, and thresholds need a validation pass (call ``engine.validate`` when ``max_steps`` ends before an epoch

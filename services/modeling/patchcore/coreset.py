@@ -2,10 +2,11 @@
 :mod:`services.modeling.patchcore.maps`).
 
 anomalib's ``KCenterGreedy`` allocates an N×D difference tensor at every greedy step; on CPU that makes
-PatchCore fitting page-fault bound (minutes for a few dozen images). :func:`k_center_greedy` runs the same
+PatchCore fitting page-fault bound. :func:`k_center_greedy` runs the same
 algorithm (sparse random projection, random start, farthest point first) with every buffer allocated once:
 each step is one matrix-vector product against the new centre plus a few in-place vector operations, on one
-CPU thread by default. ``benchmarks/bench_coreset.py`` times both side by side on the same PatchCore features.
+CPU thread by default. ``benchmarks/bench_coreset.py`` times both side by side on the same PatchCore features
+(docs/results.md).
 """
 
 from __future__ import annotations
@@ -128,8 +129,8 @@ def k_center_greedy(
         num_threads: torch CPU threads for the greedy loop on the CPU (``None``: leave torch's setting).
             torch's thread count is process-wide, so it is set for the duration of the loop, then restored. Each
             step is a memory-bound matrix-vector product plus small vector operations, too little work to
-            pay for thread synchronisation: on a busy 2-core machine two threads made a step 4-5× slower
-            than one (``benchmarks/bench_coreset.py`` measures both).
+            pay for thread synchronisation, so one thread is faster on a busy CPU (``benchmarks/bench_coreset.py``
+            measures both).
 
     Returns:
         ``int64`` indices on the CPU, unique, in selection order (the first is the random start).

@@ -3,9 +3,9 @@
 anomalib's PatchCore upsamples the patch scores to the model input and smooths them with a Gaussian of fixed sigma
 (4 px), whatever the input size; at a 512 px input that is half the blur relative to the part that a 256 px input
 gets. :func:`map_sigma_for` scales the sigma with the input side. anomalib applies the Gaussian as one 2-D
-convolution (a 65×65 kernel at sigma 8: about 96 ms per 512 px map on 2 idle CPU cores); the kernel is separable, so
-:class:`SeparableGaussianBlur` applies the same kernel as a row pass and a column pass, with the same padding and the
-same kernel buffer (checkpoints stay anomalib's). ``benchmarks/bench_map_blur.py`` times both.
+convolution (a 65×65 kernel at sigma 8, slow on CPU); the kernel is separable, so :class:`SeparableGaussianBlur`
+applies the same kernel as a row pass and a column pass, with the same padding and the same kernel buffer
+(checkpoints stay anomalib's). ``benchmarks/bench_map_blur.py`` times both (docs/results.md).
 """
 
 from __future__ import annotations
