@@ -23,7 +23,6 @@ from typing import Literal, get_args
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from services.settings import Settings
 
 MVTEC_DEFECTS: dict[str, tuple[str, ...]] = {
     "tile": ("crack", "glue_strip", "gray_stroke", "oil", "rough"),
@@ -308,19 +307,3 @@ def open_dataset(root: Path, categories: Sequence[str] | None = None) -> Dataset
             )
     return DatasetInfo("synthetic", root, chosen, combine_fingerprints(fingerprints), record.version)
 
-
-def download_mvtec(root: Path, category: str, settings: Settings) -> DatasetInfo:
-    """Return the validated MVTec-AD category at ``root``; download it with anomalib only if downloads are allowed."""
-    root = Path(root)
-    check_category(category)
-    if not (root / category).is_dir():
-        if not settings.allow_downloads:
-            raise DatasetError(
-                f"MVTec-AD category {category!r} is not at {root / category} and downloads are disabled "
-                "(ANOMALYLENS_ALLOW_DOWNLOADS=0): place the extracted MVTec-AD dataset so that "
-                f"{root / category}/train/good exists"
-            )
-        from anomalib.data import MVTecAD
-
-        MVTecAD(root=root, category=category).prepare_data()
-    return validate_mvtec_root(root, (category,))

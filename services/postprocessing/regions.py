@@ -6,8 +6,6 @@ Coordinates are pixels of the mask, ``x`` = column and ``y`` = row, with pixel `
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import cv2
@@ -18,8 +16,6 @@ CALIBRATED_THRESHOLD = 0.5
 post-processing maps it to 0.5); the default for verdicts, masks and the regions of indexed cases."""
 DEFAULT_MIN_AREA_PX = 16
 """Components smaller than this (a 4×4 patch) are treated as specks and dropped."""
-PIXEL_REACH = math.sqrt(0.5)
-"""How far a point may lie outside a contour through pixel centres and still fall on one of its pixels."""
 
 
 class RegionInputError(ValueError):
@@ -42,11 +38,6 @@ class DefectRegion:
     """``(x, y)`` mean pixel position."""
     contour: tuple[tuple[int, int], ...]
     """Simplified external outline as ``(x, y)`` pixel vertices; holes are not traced."""
-
-    def bbox_contains(self, x: float, y: float) -> bool:
-        """Whether ``(x, y)`` lies on a pixel of the bounding box."""
-        left, top, width, height = self.bbox
-        return left - 0.5 <= x < left + width - 0.5 and top - 0.5 <= y < top + height - 0.5
 
 
 def _validate(anomaly_map: np.ndarray, mask: np.ndarray, min_area_px: int) -> None:
@@ -112,25 +103,3 @@ def region_mask(region: DefectRegion, height: int, width: int) -> np.ndarray:
     mask = np.zeros((height, width), np.uint8)
     cv2.fillPoly(mask, [np.array(region.contour, np.int32).reshape(-1, 1, 2)], 1)
     return mask.astype(bool)
-
-
-def _outline_array(region: DefectRegion) -> np.ndarray:
-    return np.array(region.contour, dtype=np.float32).reshape(-1, 1, 2)
-
-
-def region_at(regions: Sequence[DefectRegion], x: float, y: float) -> DefectRegion | None:
-    """The region under a click at ``(x, y)`` (e.g. a plotly click on the image), or ``None``.
-
-    A point on a region's outlined pixels wins; when several outlines hold it (a region inside another's hole),
-    the innermost one. Otherwise the region whose bounding box holds the point and whose centroid is nearest.
-    """
-    point = (float(x), float(y))
-    on_outline = [
-        region for region in regions if cv2.pointPolygonTest(_outline_array(region), point, True) >= -PIXEL_REACH
-    ]
-    if on_outline:
-        return min(on_outline, key=lambda region: cv2.contourArea(_outline_array(region)))
-    in_bbox = [region for region in regions if region.bbox_contains(x, y)]
-    if in_bbox:
-        return min(in_bbox, key=lambda region: math.dist(region.centroid, point))
-    return None

@@ -7,7 +7,7 @@ import pytest
 
 from components.inspect.defect_figure import build_figure
 from services.inference.detector import Prediction
-from services.postprocessing.regions import extract_regions, region_at
+from services.postprocessing.regions import extract_regions
 
 
 def _prediction(anomaly_map: np.ndarray, threshold: float = 0.5) -> Prediction:
@@ -25,13 +25,15 @@ def _two_defects(height: int, width: int) -> np.ndarray:
 
 def test_every_hit_marker_lies_on_the_region_it_names() -> None:
     rgb = np.zeros((120, 200, 3), np.uint8)
-    prediction = _prediction(_two_defects(120, 200))
+    anomaly_map = _two_defects(120, 200)
+    prediction = _prediction(anomaly_map)
     figure = build_figure(rgb, prediction, opacity=0.5)
     hits = next(trace for trace in figure.data if trace.name == "defect pixels")
     assert len(prediction.regions) == 2
     assert {int(region_id) for region_id in hits.customdata} == {1, 2}
+    blob_value = {1: 0.9, 2: 0.7}  # region 1 is the 0.9 rectangle (highest peak), region 2 the 0.7 disc
     for x, y, region_id in zip(hits.x, hits.y, hits.customdata, strict=True):
-        assert region_at(prediction.regions, x, y).id == region_id
+        assert anomaly_map[int(y), int(x)] == pytest.approx(blob_value[region_id])
 
 
 def test_numbered_markers_sit_at_centroids_and_the_image_spans_the_pixel_grid() -> None:

@@ -1,4 +1,4 @@
-"""MVTec-AD layout: listing, validation errors, fingerprints, naming of datasets and the download refusal."""
+"""MVTec-AD layout: listing, validation errors, fingerprints and naming of datasets."""
 
 from __future__ import annotations
 
@@ -17,12 +17,10 @@ from services.data.datasets import (
     DatasetError,
     Sample,
     category_fingerprint,
-    download_mvtec,
     list_samples,
     open_dataset,
     validate_mvtec_root,
 )
-from services.settings import Settings
 
 
 def _png(path: Path, size: int = 8, value: int = 128, mode: str = "RGB") -> None:
@@ -192,16 +190,3 @@ def test_dataset_fingerprint_depends_on_categories(tmp_path: Path) -> None:
     both = validate_mvtec_root(root, ("tile", "grid"))
     assert both.fingerprint == validate_mvtec_root(root, ("grid", "tile")).fingerprint
     assert both.fingerprint != validate_mvtec_root(root, ("tile",)).fingerprint
-
-
-def test_download_is_refused_when_downloads_are_disabled(tmp_path: Path, no_network: list[str]) -> None:
-    with pytest.raises(DatasetError, match=r"downloads are disabled .*place the extracted MVTec-AD dataset"):
-        download_mvtec(tmp_path, "leather", Settings(allow_downloads=False))
-    assert no_network == []
-    assert not (tmp_path / "leather").exists()
-
-
-def test_download_returns_a_category_already_in_place(mvtec_root: Path, no_network: list[str]) -> None:
-    info = download_mvtec(mvtec_root, "tile", Settings(allow_downloads=False))
-    assert (info.name, info.categories) == ("mvtec_ad", ("tile",))
-    assert no_network == []

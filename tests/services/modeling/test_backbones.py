@@ -23,7 +23,6 @@ from services.modeling.backbones import (
     OFFLINE_BACKBONES,
     BackboneError,
     imagenet_classifier,
-    lite_state_dict,
     load_pretrained_weights,
 )
 from services.settings import Settings
@@ -73,8 +72,8 @@ def _assert_loaded(extractor: nn.Module, expected: dict[str, Tensor]) -> None:
         assert torch.equal(tensor, expected[name]), name
 
 
-def test_lite_state_dict_renames_packaged_tensors_to_timm_keys() -> None:
-    state = lite_state_dict(0)
+def test_packaged_classifier_renames_packaged_tensors_to_timm_keys() -> None:
+    state = imagenet_classifier("tf_efficientnet_lite0").state_dict()
     source = _packaged_tensors(0)
     assert set(state) == set(timm.create_model("tf_efficientnet_lite0", pretrained=False).state_dict())
     pairs = {
@@ -88,9 +87,7 @@ def test_lite_state_dict_renames_packaged_tensors_to_timm_keys() -> None:
         assert torch.equal(state[timm_key], source[source_key]), timm_key
 
 
-def test_unknown_variant_and_backbone_are_refused() -> None:
-    with pytest.raises(BackboneError, match="variant 3 is not packaged; use one of 0, 1, 2"):
-        lite_state_dict(3)
+def test_unknown_backbone_is_refused() -> None:
     with pytest.raises(BackboneError, match="wide_resnet50_2' has no packaged weights"):
         imagenet_classifier("wide_resnet50_2")
 
@@ -131,13 +128,13 @@ def test_corrupt_packaged_file_is_refused(tmp_path: Path, monkeypatch: pytest.Mo
     corrupt.write_bytes(bytes(payload))
     monkeypatch.setattr(backbones, "_packaged_file", lambda variant: corrupt)
     with pytest.raises(BackboneError, match="does not start with 57934424, the hash in its name"):
-        lite_state_dict(0)
+        imagenet_classifier("tf_efficientnet_lite0")
 
 
 def test_packaged_file_must_match_pinned_sha256(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(backbones._PACKAGED_SHA256, 0, "57934424" + "0" * 56)
     with pytest.raises(BackboneError, match="is not the expected file"):
-        lite_state_dict(0)
+        imagenet_classifier("tf_efficientnet_lite0")
 
 
 def test_extractor_of_another_architecture_is_refused() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from services.postprocessing.regions import DefectRegion, RegionInputError, extract_regions, region_at, region_mask
+from services.postprocessing.regions import RegionInputError, extract_regions, region_mask
 
 
 def blank(height: int = 20, width: int = 30) -> tuple[np.ndarray, np.ndarray]:
@@ -125,46 +125,6 @@ def test_min_area_must_be_positive() -> None:
     scores, mask = blank()
     with pytest.raises(RegionInputError, match="min_area_px"):
         extract_regions(scores, mask, min_area_px=0)
-
-
-def regions_of_two_blobs() -> list[DefectRegion]:
-    return extract_regions(*two_blobs(), min_area_px=1)
-
-
-@pytest.mark.parametrize(("x", "y", "expected_id"), [(21, 15, 1), (20, 14, 1), (22.4, 16.4, 1), (5, 3, 2), (3, 5, 2)])
-def test_region_at_points_on_regions(x: float, y: float, expected_id: int) -> None:
-    region = region_at(regions_of_two_blobs(), x, y)
-    assert region is not None
-    assert region.id == expected_id
-
-
-@pytest.mark.parametrize(("x", "y"), [(0, 0), (15, 10), (23, 15), (21, 17.6), (29, 19)])
-def test_region_at_points_outside_every_region(x: float, y: float) -> None:
-    assert region_at(regions_of_two_blobs(), x, y) is None
-
-
-def test_region_at_prefers_the_island_inside_a_ring() -> None:
-    scores, mask = blank(12, 12)
-    mask[1:11, 1:11] = True
-    mask[3:9, 3:9] = False
-    mask[5, 5] = True  # one-pixel island: its outline is a single point
-    scores[mask] = 0.5
-    scores[5, 5] = 0.9
-    island, ring = extract_regions(scores, mask, min_area_px=1)
-    assert region_at([ring, island], 5, 5) == island
-    assert region_at([ring, island], 5.3, 4.8) == island
-    assert region_at([ring, island], 1, 1) == ring
-    assert region_at([ring, island], 4, 7) == ring  # inside the hole, away from the island: within the ring's outline
-
-
-def test_region_at_falls_back_to_the_bounding_box_of_a_concave_region() -> None:
-    scores, mask = blank(10, 10)
-    mask[1:9, 1] = True
-    mask[8, 1:9] = True  # an L: its bounding box holds the empty upper-right area
-    scores[mask] = 0.5
-    (region,) = extract_regions(scores, mask, min_area_px=1)
-    assert region_at([region], 7, 2) == region
-    assert region_at([], 7, 2) is None
 
 
 def test_region_mask_fills_the_outline_back_to_the_component() -> None:
