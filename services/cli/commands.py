@@ -22,13 +22,16 @@ def _add_synth(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--categories", nargs="+", default=list(CATEGORIES), choices=CATEGORIES)
     parser.add_argument("--size", type=int, default=None, help="image side in pixels")
     parser.add_argument("--seed", type=int, default=None, help="generator seed (default: ANOMALYLENS_SEED)")
+    parser.add_argument(
+        "--contact-sheet", default=None, help="also write a PNG of one typical image per defect type (as in the README)"
+    )
     parser.set_defaults(handler=_run_synth)
 
 
 def _run_synth(args: argparse.Namespace, settings: Settings) -> int:
     from pathlib import Path
 
-    from services.data.synthetic import SynthConfig, generate_dataset
+    from services.data.synthetic import SynthConfig, generate_dataset, write_contact_sheet
 
     config = SynthConfig(seed=settings.seed if args.seed is None else args.seed)
     if args.size is not None:
@@ -36,6 +39,8 @@ def _run_synth(args: argparse.Namespace, settings: Settings) -> int:
     out = Path(args.out) if args.out else settings.data_root / "synthetic"
     info = generate_dataset(out, categories=args.categories, config=config)
     print(f"wrote dataset '{info.name}' ({', '.join(info.categories)}) to {info.root}, fingerprint {info.fingerprint}")
+    if args.contact_sheet:
+        print(f"wrote contact sheet {write_contact_sheet(info.root, Path(args.contact_sheet))}")
     return 0
 
 

@@ -49,7 +49,6 @@ class RunMetrics:
     device: str
     dataset_root: str = ""
     retrieval: dict[str, float] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
 
     def to_json(self) -> str:
         """Pretty JSON text."""

@@ -186,14 +186,17 @@ def test_contact_sheet_has_one_row_per_category(tiny_synthetic_root: Path, tmp_p
 
 
 def test_cli_synth_writes_a_synthetic_dataset(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    out = tmp_path / "synth"
-    assert main(["synth", "--out", str(out), "--size", "64"]) == 0
+    out, sheet = tmp_path / "synth", tmp_path / "sheet.png"
+    assert main(["synth", "--out", str(out), "--size", "64", "--contact-sheet", str(sheet)]) == 0
     printed = capsys.readouterr().out
     info = open_dataset(out)
     assert info.name == "synthetic"
     assert f"fingerprint {info.fingerprint}" in printed
     assert _pixels(out / "grid" / "train" / "good" / "000.png").shape == (64, 64, 3)
     assert len(list((out / "tile" / "train" / "good").iterdir())) == SynthConfig().n_train
+    assert _pixels(sheet).shape == (3 * (18 + 160), 6 * 160, 3), (
+        "3 categories × (banner + 160 px cell), good + 5 defects"
+    )
 
 
 def test_cli_synth_reports_a_bad_size(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
