@@ -44,7 +44,7 @@ ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "browser"
 APP_START_TIMEOUT_S = 180
 STEP_TIMEOUT_MS = 180_000
 TARGET_S = 2.0
-"""The issue's target for upload-to-heatmap and click-to-neighbours with warm models."""
+"""The target for upload-to-heatmap and click-to-neighbours with warm models."""
 LOOSE_BOUND_S = 5.0
 """What is asserted (medians): a shared 2-core CI machine can be loaded by other tenants, so the 2 s target is
 printed beside the figures rather than asserted."""
