@@ -194,7 +194,13 @@ def _mean(values: list[float]) -> float:
     return float(np.mean(values)) if values else float("nan")
 
 
-def _average_precision(relevant: np.ndarray) -> float:
+def precision_at(relevant: np.ndarray, k: int) -> float:
+    """Share of relevant hits among the first ``k`` of a ranking (all of it when it is shorter)."""
+    return float(relevant[:k].mean())
+
+
+def average_precision(relevant: np.ndarray) -> float:
+    """Mean of the precision at the rank of each relevant hit of a full ranking; 0 when none is relevant."""
     if not relevant.any():
         return 0.0
     hits = np.cumsum(relevant)
@@ -223,12 +229,12 @@ def evaluate_retrieval(
             relevant = np.array([n.payload.defect_type == image.defect_type for n in ranking], dtype=bool)
             if not len(relevant):
                 continue
-            top = float(relevant[:RETRIEVAL_K].mean())
+            top = precision_at(relevant, RETRIEVAL_K)
             all_p5.append(top)
             if on_defect:
-                p1.append(float(relevant[0]))
+                p1.append(precision_at(relevant, 1))
                 p5.append(top)
-                aps.append(_average_precision(relevant))
+                aps.append(average_precision(relevant))
     return RetrievalMetrics(len(p1), _mean(p1), _mean(p5), _mean(aps), len(all_p5), _mean(all_p5))
 
 

@@ -67,7 +67,9 @@ def test_models_lists_every_run_with_its_integrity(registry_env: PageRegistry, a
     assert set(table["sha256"]) == {"ok"}
     runs = list_runs(get_settings())
     assert sorted(table["Image size"]) == sorted(run.record.config["image_size"] for run in runs)
-    assert all(0.0 <= value <= 1.0 for value in table["I-AUROC"])
+    recorded = {run.record.model: run.record.metrics["image_auroc"] for run in runs}
+    shown = dict(zip(table["Model"], table["I-AUROC"], strict=True))
+    assert shown == pytest.approx({"PatchCore": recorded["patchcore"], "EfficientAd": recorded["efficientad"]})
     assert any(code.value == "python -m services.cli demo" for code in app.code)
 
 

@@ -9,6 +9,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from services.inference.detector import Prediction
+from services.similarity.index import defect_images
+from tests.conftest import TinyRegistry
 from tests.pages.conftest import PageRegistry
 
 pytestmark = pytest.mark.slow
@@ -67,7 +69,9 @@ def test_both_models_side_by_side_on_one_upload(registry_env: PageRegistry, app:
     assert len(app.get("plotly_chart")) == 2
 
 
-def test_selecting_a_defect_shows_its_neighbours_and_vote(registry_env: PageRegistry, app: AppTest) -> None:
+def test_selecting_a_defect_shows_its_neighbours_and_vote(
+    registry_env: PageRegistry, app: AppTest, tiny_registry: TinyRegistry
+) -> None:
     sample = sorted((registry_env.dataset_root / "tile" / "test" / "crack").glob("*.png"))[0]
     app.run()
     app.radio(key="inspect_source").set_value("Test-set sample").run()
@@ -84,7 +88,8 @@ def test_selecting_a_defect_shows_its_neighbours_and_vote(registry_env: PageRegi
     neighbour_captions = [c.value for c in app.caption if "· sim " in c.value]
     assert 1 <= len(neighbour_captions) <= 5
     (library_caption,) = [c.value for c in app.caption if c.value.startswith("Library: ")]
-    assert library_caption.split()[1].isdigit() and int(library_caption.split()[1]) > 0
+    on_defect_regions = sum(sum(image.on_defect) for image in defect_images(tiny_registry.runs["patchcore"]))
+    assert library_caption.split()[1] == str(on_defect_regions)
     assert " known defects of run " in library_caption
     (found,) = app.session_state["_neighbours"].values()
     assert len(found.cases) == len(neighbour_captions)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -47,10 +48,27 @@ def mvtec_root(tmp_path: Path) -> Path:
     return _mvtec(tmp_path / "mvtec")
 
 
-def test_taxonomy_is_mvtec_ad() -> None:
-    assert MVTEC_DEFECTS["tile"] == ("crack", "glue_strip", "gray_stroke", "oil", "rough")
-    assert MVTEC_DEFECTS["leather"] == ("color", "cut", "fold", "glue", "poke")
-    assert MVTEC_DEFECTS["grid"] == ("bent", "broken", "glue", "metal_contamination", "thread")
+@pytest.mark.parametrize(
+    ("category", "mvtec_folders", "foreign"),
+    [
+        ("tile", ("crack", "glue_strip", "gray_stroke", "oil", "rough"), "poke"),
+        ("leather", ("color", "cut", "fold", "glue", "poke"), "thread"),
+        ("grid", ("bent", "broken", "glue", "metal_contamination", "thread"), "glue_strip"),
+    ],
+)
+def test_taxonomy_accepts_the_mvtec_ad_defect_folders_of_the_category_only(
+    tmp_path: Path, category: str, mvtec_folders: tuple[str, ...], foreign: str
+) -> None:
+    """The test folders of a real MVTec-AD category validate; a defect of another category is refused by name."""
+    root = _mvtec(tmp_path / "mvtec", category)
+    for defect_type in mvtec_folders:
+        _png(root / category / "test" / defect_type / "000.png", value=90)
+        _png(root / category / "ground_truth" / defect_type / "000_mask.png", value=255, mode="L")
+    assert validate_mvtec_root(root, (category,)).categories == (category,)
+    assert [sample.defect_type for sample in list_samples(root, category, "test")] == sorted((*mvtec_folders, "good"))
+    _png(root / category / "test" / foreign / "000.png")
+    with pytest.raises(DatasetError, match=rf"unknown defect folder .*{foreign}; accepted for {category}: good, "):
+        validate_mvtec_root(root, (category,))
 
 
 def test_list_samples_is_sorted_with_mvtec_mask_names(mvtec_root: Path) -> None:
@@ -81,7 +99,11 @@ def test_valid_root_is_named_mvtec_ad(mvtec_root: Path) -> None:
     assert info.root == mvtec_root.resolve()
     assert info.categories == ("tile",)
     assert info.version == MVTEC_AD_VERSION
-    assert len(info.fingerprint) == 16 and int(info.fingerprint, 16) >= 0
+    # The tree's seven files in path order, each hashed as "<relative path>\0<bytes>"; then "<category>:<hex16>\n".
+    files = ("ground_truth/crack/000_mask.png", "ground_truth/glue_strip/000_mask.png", "test/crack/000.png")
+    files += ("test/glue_strip/000.png", "test/good/000.png", "train/good/000.png", "train/good/001.png")
+    tile = hashlib.sha256(b"".join(name.encode() + b"\0" + (mvtec_root / "tile" / name).read_bytes() for name in files))
+    assert info.fingerprint == hashlib.sha256(f"tile:{tile.hexdigest()[:16]}\n".encode()).hexdigest()[:16]
     assert open_dataset(mvtec_root, ("tile",)) == info
 
 

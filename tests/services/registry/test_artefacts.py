@@ -27,6 +27,7 @@ def test_scores_follow_predictions_csv(run: Run) -> None:
         rows = list(csv.DictReader(handle))
     assert [s.image_path for s in scores] == [row["image_path"] for row in rows]
     assert [s.is_anomalous for s in scores] == [s.defect_type != "good" for s in scores]
+    assert [(s.defect_type, s.score) for s in scores] == [(row["defect_type"], float(row["score"])) for row in rows]
     assert all(0.0 <= s.score <= 1.0 for s in scores)
     assert [s.predicted_anomalous for s in scores] == [row["pred_label"] == "1" for row in rows]
     assert {s.defect_type for s in scores} >= {"good", "crack"}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -9,7 +11,7 @@ from services.postprocessing.visualization import CONTOUR_RGB
 from services.registry.runs import Run
 from services.similarity.cases import THUMBNAIL_PX, CaseLibrary, CaseLookupError, draw_case, region_filters
 from services.similarity.crop_embedder import Embedder
-from services.similarity.index import index_run
+from services.similarity.index import defect_images, index_run
 from services.similarity.store import ItemPayload, SimilarityStore, open_store
 from tests.conftest import TinyRegistry
 
@@ -28,7 +30,8 @@ def library(tiny_registry: TinyRegistry) -> CaseLibrary:
 
 def test_every_indexed_region_is_a_case_highest_score_first(library: CaseLibrary) -> None:
     cases = library.cases()
-    assert len(cases) == library.indexed_regions() > 0
+    on_defect = sum(sum(image.on_defect) for image in defect_images(library.run))
+    assert len(cases) == library.indexed_regions() == on_defect > 0
     assert [c.payload.score for c in cases] == sorted((c.payload.score for c in cases), reverse=True)
     cracks = library.cases(defect_type="crack")
     assert cracks and all(c.payload.defect_type == "crack" for c in cracks) and len(cracks) < len(cases)
@@ -76,12 +79,15 @@ def test_a_stale_case_is_reported_as_such(library: CaseLibrary) -> None:
 def test_region_filters_select_only_the_runs_regions(tiny_registry: TinyRegistry) -> None:
     run: Run = tiny_registry.runs["efficientad"]
     filters = region_filters(run, exclude_image_path="/x.png")
-    assert (filters.model, filters.run, filters.kind, filters.exclude_image_path) == (
-        "efficientad",
-        run.record.run,
-        "region",
-        "/x.png",
+    record = run.record
+    own = ItemPayload(
+        record.dataset, record.category, record.model, record.run, "region", "/y.png", "test", 0.9, "crack", 1
     )
+    assert filters.selects(own.partition) and filters.accepts(own)
+    assert not filters.accepts(replace(own, image_path="/x.png"))
+    elsewhere = ({"kind": "image", "region_id": 0}, {"model": "patchcore"}, {"run": "r2"}, {"category": "grid"})
+    for change in elsewhere:
+        assert not filters.selects(replace(own, **change).partition), change
 
 
 def test_draw_case_scales_the_longest_side() -> None:

@@ -3,26 +3,43 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
+from pathlib import Path
 
 import numpy as np
 import pytest
+from qdrant_client import QdrantClient
 
 from services.registry import runs as registry
+from services.registry.runs import Run, RunMetrics
 from services.similarity import index as defect_index
 from services.similarity.crop_embedder import IMAGE_DIM, Embedder
 from services.similarity.index import (
+    RETRIEVAL_K,
+    DefectImage,
+    EmbeddedImage,
+    RetrievalMetrics,
     StoredMaps,
+    average_precision,
     defect_images,
     defect_type_of,
     embed_defect_images,
     evaluate_retrieval,
     index_run,
+    precision_at,
     record_retrieval,
     regions_of,
     touches,
 )
 from services.similarity.residual_embedder import PatchcoreResidualEmbedder, region_embedder_for
-from services.similarity.store import SearchFilters, SimilarityStore, open_store, vote_defect_type
+from services.similarity.store import (
+    IndexedItem,
+    ItemPayload,
+    SearchFilters,
+    SimilarityStore,
+    open_store,
+    vote_defect_type,
+)
 from tests.conftest import TinyRegistry
 
 pytestmark = pytest.mark.slow
@@ -86,8 +103,10 @@ def test_index_is_idempotent_and_searchable(
     first = index_run(run, store, embedder)
     filters = SearchFilters(run=run.record.run, model="patchcore", kind="region")
     count = store.count(filters)
-    assert first.images == 10 and first.regions == count > 0
-    found = sum(len(image.regions) for image in defect_images(run))
+    images = defect_images(run)
+    on_defect = sum(sum(image.on_defect) for image in images)
+    assert first.images == 10 and first.regions == count == on_defect > 0
+    found = sum(len(image.regions) for image in images)
     assert first.regions + first.off_defect_regions == found >= first.images
     second = index_run(run, store, embedder)
     assert second == first and store.count(filters) == count
@@ -115,6 +134,118 @@ def test_index_is_idempotent_and_searchable(
     assert embedder.image_vector(rgb).shape == (IMAGE_DIM,)
 
 
+def test_precision_and_average_precision_of_a_hand_ranked_list() -> None:
+    # Relevant at ranks 1, 3 and 4 of five: P@1 = 1, P@5 = 3/5, AP = (1/1 + 2/3 + 3/4) / 3 = 29/36 ≈ 0.8056.
+    relevant = np.array([True, False, True, True, False])
+    assert precision_at(relevant, 1) == 1.0
+    assert precision_at(relevant, 5) == pytest.approx(0.6)
+    assert average_precision(relevant) == pytest.approx(29 / 36)
+    # Relevant at ranks 2 and 5: P@1 = 0, AP = (1/2 + 2/5) / 2 = 0.45.
+    late = np.array([False, True, False, False, True, False])
+    assert precision_at(late, 1) == 0.0
+    assert average_precision(late) == pytest.approx(0.45)
+    # A ranking shorter than k is scored over what it holds (2 of 3); without a relevant hit AP is 0.
+    assert precision_at(np.array([False, True, True]), RETRIEVAL_K) == pytest.approx(2 / 3)
+    assert average_precision(np.zeros(4, dtype=bool)) == 0.0
+
+
+def _hand_run() -> Run:
+    record = RunMetrics(
+        dataset="synthetic",
+        dataset_version="1",
+        dataset_fingerprint="f",
+        model="patchcore",
+        category="tile",
+        run="hand-ranked",
+        profile="demo",
+        metrics={},
+        thresholds={},
+        config={},
+        protocol={},
+        timings={},
+        versions={},
+        created_at="2026-12-02T00:00:00+00:00",
+        device="cpu",
+    )
+    return Run(path=Path("/nowhere"), record=record)
+
+
+def _at_degrees(angle: float) -> np.ndarray:
+    """A 2-D unit vector: the cosine of two of them is the cosine of their angle difference."""
+    return np.array([np.cos(np.radians(angle)), np.sin(np.radians(angle))], dtype=np.float32)
+
+
+def test_retrieval_figures_of_a_hand_made_library() -> None:
+    """Regions as 2-D directions (degrees), ranked by angle difference to the query, own image left out:
+
+    A crack {0, 10}, B crack 28, C hole 50, D hole 105 are indexed; D also has a false alarm at 12 (labelled hole).
+    A0   → B28 C50 D105      relevant T F F    P@1 1  P@5 1/3  AP 1
+    A10  → B28 C50 D105      relevant T F F    P@1 1  P@5 1/3  AP 1
+    B28  → A10 C50 A0 D105   relevant T F T F  P@1 1  P@5 2/4  AP (1 + 2/3)/2 = 5/6
+    C50  → B28 A10 A0 D105   relevant F F F T  P@1 0  P@5 1/4  AP 1/4
+    D105 → C50 B28 A10 A0    relevant T F F F  P@1 1  P@5 1/4  AP 1
+    D12  → A10 A0 B28 C50    relevant F F F T          P@5 1/4  (false alarm: only in the all-region figure)
+    P@1 = 4/5, P@5 = (1/3 + 1/3 + 1/2 + 1/4 + 1/4)/5 = 1/3, mAP = (1 + 1 + 5/6 + 1/4 + 1)/5 = 49/60,
+    all-region P@5 = (20/12 + 3/12)/6 = 23/72.
+    """
+    run = _hand_run()
+    library = {  # image: (defect type, [(angle, on the ground truth)])
+        "A": ("crack", [(0, True), (10, True)]),
+        "B": ("crack", [(28, True)]),
+        "C": ("hole", [(50, True)]),
+        "D": ("hole", [(105, True), (12, False)]),
+    }
+    record = run.record
+    common = {"dataset": record.dataset, "category": record.category, "model": record.model, "run": record.run}
+    common |= {"kind": "region", "split": "test", "score": 0.9}
+    store = SimilarityStore(QdrantClient(":memory:"), ":memory:")
+    embedded, items = [], []
+    for name, (defect, regions) in library.items():
+        path = Path(f"/data/tile/test/{defect}/{name}.png")
+        on_defect = [on for _, on in regions]
+        image = DefectImage(path, defect, 0.9, np.zeros((1, 1, 3), np.uint8), np.zeros((1, 1)), [], on_defect)
+        vectors = [_at_degrees(angle) for angle, _ in regions]
+        embedded.append(EmbeddedImage(image, vectors, _at_degrees(0)))
+        for region_id, (vector, on) in enumerate(zip(vectors, on_defect, strict=True), start=1):
+            if on:
+                payload = ItemPayload(
+                    **{**common, "image_path": str(path), "defect_type": defect, "region_id": region_id}
+                )
+                items.append(IndexedItem(vector, payload))
+    store.upsert(items)
+    metrics = evaluate_retrieval(run, store, embedder=None, embedded=embedded)  # type: ignore[arg-type]
+    assert metrics.queries == 5 and metrics.all_region_queries == 6
+    assert metrics.precision_at_1 == pytest.approx(4 / 5)
+    assert metrics.precision_at_5 == pytest.approx(1 / 3)
+    assert metrics.mean_average_precision == pytest.approx(49 / 60)
+    assert metrics.all_region_precision_at_5 == pytest.approx(23 / 72)
+
+
+def brute_force_retrieval(embedded: list[EmbeddedImage]) -> RetrievalMetrics:
+    """The retrieval figures from a numpy cosine ranking of the on-defect regions, without the store."""
+    indexed = [
+        (vector / np.linalg.norm(vector), str(entry.image.path), entry.image.defect_type)
+        for entry in embedded
+        for vector, on in zip(entry.region_vectors, entry.image.on_defect, strict=True)
+        if on
+    ]
+    matrix = np.stack([vector for vector, _, _ in indexed])
+    p1, p5, aps, all_p5 = [], [], [], []
+    for entry in embedded:
+        others = [i for i, (_, path, _) in enumerate(indexed) if path != str(entry.image.path)]
+        for vector, on in zip(entry.region_vectors, entry.image.on_defect, strict=True):
+            similarity = matrix[others] @ (vector / np.linalg.norm(vector))
+            ranked = [others[i] for i in np.argsort(-similarity, kind="stable")]
+            relevant = np.array([indexed[i][2] == entry.image.defect_type for i in ranked], dtype=bool)
+            all_p5.append(float(relevant[:RETRIEVAL_K].mean()))
+            if on:
+                p1.append(float(relevant[0]))
+                p5.append(all_p5[-1])
+                aps.append(average_precision(relevant))
+    figures = (float(np.mean(values)) for values in (p1, p5, aps))
+    return RetrievalMetrics(len(p1), *figures, len(all_p5), float(np.mean(all_p5)))
+
+
 def test_retrieval_metrics_are_recorded(
     tiny_registry: TinyRegistry, store: SimilarityStore, embedder: Embedder
 ) -> None:
@@ -124,9 +255,8 @@ def test_retrieval_metrics_are_recorded(
     report = index_run(run, store, embedder)
     assert metrics.queries == report.regions
     assert metrics.all_region_queries == report.regions + report.off_defect_regions
-    assert 0.0 <= metrics.all_region_precision_at_5 <= 1.0
-    for value in (metrics.precision_at_1, metrics.precision_at_5, metrics.mean_average_precision):
-        assert 0.0 <= value <= 1.0
+    expected = brute_force_retrieval(embed_defect_images(run, embedder))
+    assert asdict(metrics) == pytest.approx(asdict(expected))
     record_retrieval(run, metrics)
     saved = json.loads((run.path / registry.METRICS).read_text())["retrieval"]
     assert saved["precision_at_5"] == metrics.precision_at_5
@@ -137,8 +267,6 @@ def test_retrieval_metrics_are_recorded(
 def test_reindexing_a_retrained_run_drops_its_stale_points(
     tiny_registry: TinyRegistry, store: SimilarityStore, embedder: Embedder
 ) -> None:
-    from services.similarity.store import IndexedItem, ItemPayload
-
     run = tiny_registry.runs["patchcore"]
     report = index_run(run, store, embedder)
     record = run.record

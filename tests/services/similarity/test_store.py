@@ -151,6 +151,37 @@ def test_defect_type_filter_equals_oracle(store: SimilarityStore, run_name: str)
     assert_matches_oracle(hits, oracle(items, query, 5, filters))
 
 
+def test_filters_drop_the_points_they_name_and_keep_the_rest(store: SimilarityStore, run_name: str) -> None:
+    """Query e0 against tile regions at cosine 1, 0.8 and 0.6, a grid region at 0.9 and a tile image at 1."""
+    e0, e1 = np.eye(DIM, dtype=np.float32)[:2]
+    base = make_items(run_name, 1, 1)[0].payload
+
+    def point(vector: np.ndarray, image: str, defect: str, **change: object) -> IndexedItem:
+        return IndexedItem(vector, replace(base, image_path=image, defect_type=defect, **change))
+
+    crack, hole, far_crack = (
+        point(e0, "a.png", "crack"),
+        point(0.8 * e0 + 0.6 * e1, "b.png", "hole"),
+        point(0.6 * e0 + 0.8 * e1, "c.png", "crack"),
+    )
+    grid = point(0.9 * e0 + np.sqrt(0.19) * e1, "g.png", "crack", category="grid")
+    whole_image = point(e0, "a.png", "crack", kind="image", region_id=0, bbox=None)
+    store.upsert([crack, hole, far_crack, grid, whole_image])
+
+    def found(filters: SearchFilters) -> list[tuple[str, float]]:
+        return [(hit.payload.image_path, round(hit.similarity, 4)) for hit in store.search(e0, k=5, filters=filters)]
+
+    assert found(partition_filters(run_name)) == [("a.png", 1.0), ("b.png", 0.8), ("c.png", 0.6)]
+    assert found(partition_filters(run_name, defect_type="crack")) == [("a.png", 1.0), ("c.png", 0.6)]
+    assert found(partition_filters(run_name, exclude_image_path="a.png")) == [("b.png", 0.8), ("c.png", 0.6)]
+    assert found(SearchFilters(run=run_name, kind="region", exclude_image_path="b.png")) == [
+        ("a.png", 1.0),
+        ("g.png", 0.9),
+        ("c.png", 0.6),
+    ]
+    assert found(SearchFilters(run=run_name, kind="image")) == [("a.png", 1.0)]
+
+
 def test_rare_condition_falls_back_to_a_payload_filter(store: SimilarityStore, run_name: str) -> None:
     """One 'hole' among more points than the over-fetch reaches: the result is still exact."""
     items = [replace(item, payload=replace(item.payload, defect_type="crack")) for item in make_items(run_name, 150)]

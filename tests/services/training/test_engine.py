@@ -87,6 +87,27 @@ def test_thresholds_never_read_test_files(
     assert np.isfinite(float(model.post_processor.image_threshold))
 
 
+def _predictions(path: Path) -> list[dict[str, str]]:
+    with path.open() as handle:
+        return list(csv.DictReader(handle))
+
+
+def pairwise_auroc(predictions: Path) -> float:
+    """AUROC as the share of (defective, good) image pairs whose raw scores are ordered right, ties counting half."""
+    rows = _predictions(predictions)
+    defective = [float(row["raw_score"]) for row in rows if row["gt_label"] == "1"]
+    good = [float(row["raw_score"]) for row in rows if row["gt_label"] == "0"]
+    wins = sum((d > g) + 0.5 * (d == g) for d in defective for g in good)
+    return wins / (len(defective) * len(good))
+
+
+def verdict_f1(predictions: Path) -> float:
+    """F1 of the stored verdicts: 2 TP / (2 TP + FP + FN)."""
+    pairs = [(row["gt_label"], row["pred_label"]) for row in _predictions(predictions)]
+    tp, fp, fn = pairs.count(("1", "1")), pairs.count(("0", "1")), pairs.count(("1", "0"))
+    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+
+
 def test_every_artefact_and_metric_field(runs: list[registry.Run], tiny_synthetic_root: Path) -> None:
     assert sorted(run.record.model for run in runs) == ["efficientad", "patchcore"]
     for run in runs:
@@ -103,7 +124,9 @@ def test_every_artefact_and_metric_field(runs: list[registry.Run], tiny_syntheti
         record = run.record
         assert record.dataset == "synthetic" and record.category == "tile" and record.profile == "demo"
         assert set(record.metrics) == METRIC_FIELDS
-        assert all(0.0 <= record.metrics[key] <= 1.0 for key in METRIC_FIELDS)
+        assert all(0.0 <= record.metrics[key] <= 1.0 for key in METRIC_FIELDS - {"image_auroc", "image_f1"})
+        assert record.metrics["image_auroc"] == pytest.approx(pairwise_auroc(run.path / registry.PREDICTIONS))
+        assert record.metrics["image_f1"] == pytest.approx(verdict_f1(run.path / registry.PREDICTIONS))
         assert set(record.thresholds) == {"image", "pixel", "image_min", "image_max", "pixel_min", "pixel_max"}
         assert all(np.isfinite(value) for value in record.thresholds.values())
         assert record.protocol["thresholds_fitted_on"].startswith("validation")
@@ -118,8 +141,7 @@ def test_every_artefact_and_metric_field(runs: list[registry.Run], tiny_syntheti
         assert record.config["image_size"] == (64 if record.model == "patchcore" else 256)
         assert record.dataset_fingerprint == open_dataset(tiny_synthetic_root, ("tile",)).fingerprint
         assert registry.manifest_status(run.path) == "ok"
-        with (run.path / registry.PREDICTIONS).open() as handle:
-            rows = list(csv.DictReader(handle))
+        rows = _predictions(run.path / registry.PREDICTIONS)
         assert len(rows) == 3 + 2 * 5
         assert {row["defect_type"] for row in rows} >= {"good", "crack"}
         curves = json.loads((run.path / registry.CURVES).read_text())

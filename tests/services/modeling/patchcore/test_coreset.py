@@ -141,7 +141,10 @@ def test_explicit_device_gives_the_same_selection() -> None:
 def test_projection_size_matches_anomalib_and_is_capped() -> None:
     assert projection_size(40960, 1536) == 262
     assert projection_size(40960, 152) == 152
-    assert projection_size(2, 10) >= 1
+    # Two points: int(4 ln 2 / (0.9²/2 - 0.9³/3)) = int(2.773 / 0.162) = 17. One point: ln 1 = 0, floored at 1.
+    assert projection_size(2, 100) == 17
+    assert projection_size(2, 10) == 10
+    assert projection_size(1, 10) == 1
 
 
 def test_half_precision_input_is_accepted() -> None:
