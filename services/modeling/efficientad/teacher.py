@@ -44,6 +44,7 @@ from torch import Tensor, nn
 
 from services.data.natural_images import natural_photos, random_crops
 from services.modeling.backbones import DEFAULT_LAYERS, imagenet_classifier
+from services.modeling.model_table import EFFICIENTAD
 from services.registry.runs import file_sha256
 from services.settings import Settings
 
@@ -216,7 +217,7 @@ def _validate(steps: int, image_size: int, batch_size: int) -> None:
 
 def teacher_path(settings: Settings) -> Path:
     """Where the distilled teacher is written: ``<weights_dir>/efficientad/pretrained_teacher_small.pth``."""
-    return settings.weights_dir / "efficientad" / TEACHER_FILE
+    return settings.weights_dir / EFFICIENTAD.name / TEACHER_FILE
 
 
 def distill_teacher(
