@@ -7,16 +7,16 @@ import streamlit as st
 
 from components.shared.sidebar import Selection
 from components.shared.style import chart_config, model_colour, model_label, style_chart
+from services.modeling.model_table import MODEL_NAMES
 from services.registry.reference import METRIC_KEYS, REFERENCE_STUDY
 from services.registry.report import AVERAGE, COLUMNS, TableRow, reference_rows, results_rows
-from services.registry.runs import MODELS
 
 
 def build_figure(ours: list[TableRow], reference: list[TableRow], key: str, title: str) -> go.Figure:
     """Bars per category (and the average): each model solid for ours, hatched for the reference study."""
     figure = go.Figure()
     categories = list(dict.fromkeys(row.category for row in ours))
-    for model in [model for model in MODELS if any(row.model == model for row in ours)]:
+    for model in [model for model in MODEL_NAMES if any(row.model == model for row in ours)]:
         for rows, hatched, label in ((ours, False, "ours"), (reference, True, "reference study")):
             values = {row.category: row.values.get(key) for row in rows if row.model == model}
             if not any(values.get(category) is not None for category in categories):

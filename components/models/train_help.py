@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import streamlit as st
 
+from services.modeling.model_table import MODEL_NAMES, PATCHCORE
 from services.settings import get_settings
 
 COMMANDS = (
     (
-        "Build the demo registry (synthetic data, both models, all categories, the Qdrant index)",
+        "Build the demo registry (synthetic data, every model, all categories, the Qdrant index)",
         "python -m services.cli demo",
     ),
     (
         "Train and evaluate on the synthetic dataset (choose models, categories, profile)",
-        "python -m services.cli benchmark --dataset synthetic --models patchcore efficientad "
+        f"python -m services.cli benchmark --dataset synthetic --models {' '.join(MODEL_NAMES)} "
         "--categories tile leather grid --profile demo",
     ),
     (
@@ -22,7 +23,7 @@ COMMANDS = (
     ),
     (
         "Another PatchCore backbone",
-        "python -m services.cli benchmark --models patchcore --backbone tf_efficientnet_lite1",
+        f"python -m services.cli benchmark --models {PATCHCORE.name} --backbone tf_efficientnet_lite1",
     ),
     ("Index the newest runs for similar-defect search", "python -m services.cli index --dataset synthetic"),
     ("Write the results table (Markdown + CSV)", "python -m services.cli report --dataset synthetic"),

@@ -7,13 +7,16 @@ from datetime import datetime
 import streamlit as st
 
 from components.shared.style import dataset_label, model_heading
+from services.modeling.model_table import MODEL_TABLE
 from services.registry.runs import Run, RunMetrics
 
 
 def backbone_text(record: RunMetrics) -> str:
-    """The pretrained part a run stands on: PatchCore's backbone, or EfficientAd's size and teacher."""
+    """The pretrained part a run stands on: its backbone, or for a model trained against a teacher (EfficientAd) the
+    network size and the teacher."""
     config = record.config
-    if record.model == "efficientad":
+    spec = MODEL_TABLE.get(record.model)
+    if spec and spec.uses_teacher:
         teacher = config.get("teacher")
         kind = teacher.get("kind", "?") if isinstance(teacher, dict) else teacher
         return f"PDN-{str(config.get('model_size', '?'))[:1].upper()}, {kind} teacher"

@@ -8,7 +8,8 @@ import streamlit as st
 
 from components.shared.run_card import render_run_card
 from components.shared.style import dataset_label, model_label
-from services.registry.runs import MODELS, Run, latest_runs
+from services.modeling.model_table import MODEL_NAMES
+from services.registry.runs import Run, latest_runs
 from services.settings import CATEGORIES, get_settings
 
 SELECTION_KEY = "_selection"
@@ -33,7 +34,7 @@ class Selection:
     @property
     def models(self) -> tuple[str, ...]:
         """The models with a run on the dataset, in display order."""
-        return tuple(m for m in MODELS if any(model == m for model, _ in self.dataset_runs))
+        return tuple(m for m in MODEL_NAMES if any(model == m for model, _ in self.dataset_runs))
 
 
 def _model_choices(available: list[str]) -> list[str]:
@@ -64,7 +65,7 @@ def render() -> Selection | None:
         categories = [category for category in CATEGORIES if any(c == category for _, c in dataset_runs)]
         keep_valid("category", categories)
         category = st.selectbox("Category", categories, key="category")
-        available = [model for model in MODELS if (model, category) in dataset_runs]
+        available = [model for model in MODEL_NAMES if (model, category) in dataset_runs]
         choices = _model_choices(available)
         keep_valid("model", choices)
         choice = st.radio("Model", choices, format_func=_choice_label, key="model")

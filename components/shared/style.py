@@ -1,11 +1,11 @@
-"""The one place for display names, colours and chart styling: every page and chart takes them from here."""
+"""Display names, colours and chart styling: every page and chart takes them from here (models' from the table)."""
 
 from __future__ import annotations
 
 import plotly.graph_objects as go
 
-MODEL_LABELS = {"patchcore": "PatchCore", "efficientad": "EfficientAd"}
-MODEL_COLOURS = {"patchcore": "#2563eb", "efficientad": "#d97706"}
+from services.modeling.model_table import MODEL_TABLE
+
 DATASET_LABELS = {"synthetic": "synthetic", "mvtec_ad": "MVTec-AD"}
 NORMAL_COLOUR = "#64748b"
 DEFECT_COLOUR = "#dc2626"
@@ -14,13 +14,15 @@ HIGHLIGHT_COLOUR = "#facc15"
 
 
 def model_label(model: str) -> str:
-    """Display name of a model (``patchcore`` → ``PatchCore``)."""
-    return MODEL_LABELS.get(model, model)
+    """Display name of a model (``patchcore`` → ``PatchCore``); an unknown name as it is."""
+    spec = MODEL_TABLE.get(model)
+    return spec.label if spec else model
 
 
 def model_colour(model: str) -> str:
-    """The model's colour in every chart and heading."""
-    return MODEL_COLOURS.get(model, NORMAL_COLOUR)
+    """The model's colour in every chart and heading; neutral grey for an unknown name."""
+    spec = MODEL_TABLE.get(model)
+    return spec.colour if spec else NORMAL_COLOUR
 
 
 def model_rgb(model: str) -> tuple[int, int, int]:

@@ -11,7 +11,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from services.data.datasets import DATASET_RECORD, open_dataset
 from services.data.synthetic import SynthConfig, generate_dataset
-from services.modeling.factory import concrete, profile_config
+from services.modeling.factory import profile_config
+from services.modeling.model_config import concrete
+from services.modeling.model_table import model_spec
 from services.registry.runs import Run
 from services.settings import Settings
 from services.training.engine import run_benchmark
@@ -30,15 +32,9 @@ def run_benchmark_command(args: argparse.Namespace, settings: Settings) -> int:
         dataset = open_dataset(root, categories)
     if dataset.name != args.dataset:
         raise ValueError(f"{root} holds the '{dataset.name}' dataset, not '{args.dataset}'")
+    requested = {"backbone": args.backbone, "max_steps": args.steps, "teacher": args.teacher}
     configs = {
-        model: profile_config(
-            args.profile,
-            model,
-            settings.seed,
-            backbone=args.backbone if model == "patchcore" else None,
-            max_steps=args.steps if model == "efficientad" else None,
-            teacher=args.teacher if model == "efficientad" else None,
-        )
+        model: profile_config(args.profile, model, settings.seed, **model_spec(model).accepted_overrides(requested))
         for model in args.models
     }
     total = len(configs) * len(categories)

@@ -7,6 +7,7 @@ import sys
 import warnings
 from collections.abc import Callable, Sequence
 
+from services.modeling.model_table import MODEL_NAMES, PROFILES
 from services.settings import CATEGORIES, Settings, SettingsError, get_settings
 
 TEACHER_CHOICES = ("official", "distilled", "random")
@@ -48,11 +49,9 @@ def _add_benchmark(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("benchmark", help="train and evaluate models per category into the registry")
     parser.add_argument("--dataset", choices=("synthetic", "mvtec_ad"), default="synthetic")
     parser.add_argument("--root", default=None, help="dataset root (default: <data root>/<dataset>)")
-    parser.add_argument(
-        "--models", nargs="+", default=["patchcore", "efficientad"], choices=("patchcore", "efficientad")
-    )
+    parser.add_argument("--models", nargs="+", default=list(MODEL_NAMES), choices=MODEL_NAMES)
     parser.add_argument("--categories", nargs="+", default=list(CATEGORIES), choices=CATEGORIES)
-    parser.add_argument("--profile", choices=("demo", "full"), default="demo")
+    parser.add_argument("--profile", choices=PROFILES, default="demo")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None, help="default: ANOMALYLENS_DEVICE")
     parser.add_argument(
         "--backbone", default=None, help="PatchCore backbone, e.g. tf_efficientnet_lite1, wide_resnet50_2"
@@ -104,7 +103,7 @@ def _run_report(args: argparse.Namespace, settings: Settings) -> int:
 
 def _add_demo(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
-        "demo", help="build whatever is missing of the demo registry (synthetic, both models, index)"
+        "demo", help="build whatever is missing of the demo registry (synthetic, every model, index)"
     )
     parser.set_defaults(handler=_run_demo)
 
@@ -137,9 +136,7 @@ def _add_index(sub: argparse._SubParsersAction) -> None:
         parser = sub.add_parser(name, help=text)
         parser.add_argument("--dataset", choices=("synthetic", "mvtec_ad"), default="synthetic")
         parser.add_argument("--categories", nargs="+", default=list(CATEGORIES), choices=CATEGORIES)
-        parser.add_argument(
-            "--models", nargs="+", default=["patchcore", "efficientad"], choices=("patchcore", "efficientad")
-        )
+        parser.add_argument("--models", nargs="+", default=list(MODEL_NAMES), choices=MODEL_NAMES)
         parser.set_defaults(handler=handler)
 
 

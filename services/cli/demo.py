@@ -1,4 +1,4 @@
-"""The demo registry: synthetic data, a distilled EfficientAd teacher, both models per category, the Qdrant index.
+"""The demo registry: synthetic data, a distilled EfficientAd teacher, every model per category, the Qdrant index.
 
 Each step is skipped when its output already exists, so ``make run`` only pays for what is missing.
 """
@@ -8,11 +8,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from services.modeling.model_table import MODEL_NAMES, model_spec
 from services.registry.runs import Run, latest_runs
 from services.settings import CATEGORIES, Settings
 
 DEMO_DATASET = "synthetic"
-DEMO_MODELS = ("patchcore", "efficientad")
 DEMO_PROFILE = "demo"
 
 
@@ -34,7 +34,7 @@ def demo_status(settings: Settings) -> DemoStatus:
     """Read the registry (cheap: no model is loaded)."""
     latest = latest_runs(settings, DEMO_DATASET)
     runs = {(model, category): run for (_, model, category), run in latest.items()}
-    missing = tuple((m, c) for m in DEMO_MODELS for c in CATEGORIES if (m, c) not in runs)
+    missing = tuple((m, c) for m in MODEL_NAMES for c in CATEGORIES if (m, c) not in runs)
     indexed = bool(runs) and all(run.record.retrieval for run in runs.values())
     return DemoStatus(runs=runs, missing=missing, indexed=indexed)
 
@@ -78,7 +78,7 @@ def build_demo(settings: Settings, progress: Callable[[str], None] = print) -> D
     else:
         progress(f"generating the synthetic dataset in {root}")
         dataset = generate_dataset(root, categories=CATEGORIES, config=SynthConfig(seed=settings.seed))
-    needs_teacher = any(model == "efficientad" for model, _ in status.missing)
+    needs_teacher = any(model_spec(model).uses_teacher for model, _ in status.missing)
     if needs_teacher and resolve_teacher(settings).kind == TeacherKind.RANDOM:
         progress("distilling the EfficientAd teacher from the offline ImageNet backbone")
         distill_teacher(settings)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from services.modeling.model_table import EFFICIENTAD, PATCHCORE
+
 METRIC_KEYS = ("image_auroc", "image_f1", "pixel_auroc", "pixel_f1")
 
 
@@ -27,7 +29,7 @@ PUBLISHED = "published (MVTec-AD)"
 REFERENCE_ROWS: tuple[ReferenceRow, ...] = (
     ReferenceRow(
         REFERENCE_STUDY,
-        "patchcore",
+        PATCHCORE.name,
         {
             "tile": dict(zip(METRIC_KEYS, (0.987, 0.981, 0.947, 0.620), strict=True)),
             "leather": dict(zip(METRIC_KEYS, (1.000, 0.994, 0.990, 0.442), strict=True)),
@@ -36,7 +38,7 @@ REFERENCE_ROWS: tuple[ReferenceRow, ...] = (
     ),
     ReferenceRow(
         REFERENCE_STUDY,
-        "efficientad",
+        EFFICIENTAD.name,
         {
             "tile": dict(zip(METRIC_KEYS, (0.996, 0.976, 0.883, 0.681), strict=True)),
             "leather": dict(zip(METRIC_KEYS, (0.622, 0.847, 0.778, 0.232), strict=True)),
@@ -45,7 +47,7 @@ REFERENCE_ROWS: tuple[ReferenceRow, ...] = (
     ),
     ReferenceRow(
         f"{PUBLISHED}: PatchCore paper, WRN-50, 10 % coreset",
-        "patchcore",
+        PATCHCORE.name,
         {
             "tile": {"image_auroc": 0.989, "image_f1": None, "pixel_auroc": 0.959, "pixel_f1": None},
             "leather": {"image_auroc": 1.000, "image_f1": None, "pixel_auroc": 0.993, "pixel_f1": None},
@@ -54,7 +56,7 @@ REFERENCE_ROWS: tuple[ReferenceRow, ...] = (
     ),
     ReferenceRow(
         f"{PUBLISHED}: anomalib README, EfficientAd-S",
-        "efficientad",
+        EFFICIENTAD.name,
         {
             "tile": {"image_auroc": 1.000, "image_f1": 1.000, "pixel_auroc": None, "pixel_f1": None},
             "leather": {"image_auroc": 0.997, "image_f1": 0.995, "pixel_auroc": None, "pixel_f1": None},

@@ -17,7 +17,6 @@ CURVES = "curves.json"
 MAPS = "maps.npz"
 HEATMAPS = "heatmaps"
 MANIFEST = "manifest.json"
-MODELS = ("patchcore", "efficientad")
 NON_RUN_FOLDERS = ("weights", "penalty_images", "qdrant", "reports")
 EXPORT_CACHE = "openvino"
 

@@ -20,12 +20,11 @@ import numpy as np
 import torch
 
 from services.modeling.factory import load_model
+from services.modeling.model_table import model_spec
 from services.modeling.scoring import rgb_inputs
 from services.postprocessing.regions import DefectRegion, region_mask
 from services.registry.runs import Run
 from services.similarity.crop_embedder import Embedder, region_core, unit_length
-
-RESIDUAL_MODELS = ("patchcore",)
 
 
 class RegionEmbedder(Protocol):
@@ -88,7 +87,8 @@ class PatchcoreResidualEmbedder:
 
 
 def region_embedder_for(run: Run, images: Embedder) -> RegionEmbedder:
-    """The run's region embedder: residuals in its own feature space for PatchCore, the crop embedder otherwise."""
-    if run.record.model in RESIDUAL_MODELS:
+    """The run's region embedder: residuals in its own feature space where the model table says so (PatchCore), the
+    crop embedder otherwise."""
+    if model_spec(run.record.model).embedder == "residual":
         return PatchcoreResidualEmbedder(run, images)
     return images

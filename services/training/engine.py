@@ -22,7 +22,9 @@ from PIL import Image
 
 from services.data.datasets import DatasetInfo
 from services.data.protocol import EvaluationProtocol, ProtocolDataModule, build_protocol
-from services.modeling.factory import ModelConfig, build_model, concrete
+from services.modeling.factory import build_model
+from services.modeling.model_config import ModelConfig, concrete
+from services.modeling.model_table import model_spec
 from services.modeling.scoring import Thresholds
 from services.postprocessing.visualization import panel
 from services.registry import runs as registry
@@ -85,10 +87,10 @@ class PeakRss:
 
 def _engine(request: RunRequest, work_dir: Path) -> Engine:
     steps = request.config.max_steps
-    # EfficientAd: validate (thresholds, map quantiles) once, at the last step, not after every epoch.
+    # Step-trained models (EfficientAd): validate (thresholds, map quantiles) once, at the last step, not every epoch.
     extra = (
         {"max_steps": steps, "max_epochs": -1, "check_val_every_n_epoch": None, "val_check_interval": steps}
-        if request.config.model == "efficientad"
+        if model_spec(request.config.model).trains_by_steps
         else {}
     )
     return Engine(
@@ -174,7 +176,7 @@ def train_and_evaluate(
     progress(f"{config.model}/{request.category}: building model")
     built = build_model(config, settings)
     model = built.module
-    batch = 1 if config.model == "efficientad" else 8
+    batch = model_spec(config.model).train_batch_size
     datamodule = ProtocolDataModule(protocol, train_batch_size=batch, eval_batch_size=8)
     with tempfile.TemporaryDirectory() as work, PeakRss() as memory:
         engine = _engine(request, Path(work))

@@ -44,6 +44,7 @@ from torch import Tensor, nn
 from services.data.datasets import file_sha256
 from services.data.natural_images import natural_photos, random_crops
 from services.modeling.backbones import DEFAULT_LAYERS, imagenet_classifier
+from services.modeling.model_table import EFFICIENTAD
 from services.settings import Settings
 
 TEACHER_FILE = "pretrained_teacher_small.pth"
@@ -215,7 +216,7 @@ def _validate(steps: int, image_size: int, batch_size: int) -> None:
 
 def teacher_path(settings: Settings) -> Path:
     """Where the distilled teacher is written: ``<weights_dir>/efficientad/pretrained_teacher_small.pth``."""
-    return settings.weights_dir / "efficientad" / TEACHER_FILE
+    return settings.weights_dir / EFFICIENTAD.name / TEACHER_FILE
 
 
 def distill_teacher(
