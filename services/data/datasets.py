@@ -23,6 +23,7 @@ from typing import Literal, get_args
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from services.data.images import upright_size
 
 MVTEC_DEFECTS: dict[str, tuple[str, ...]] = {
     "tile": ("crack", "glue_strip", "gray_stroke", "oil", "rough"),
@@ -136,11 +137,15 @@ def list_samples(root: Path, category: str, split: Split) -> list[Sample]:
     return samples
 
 
-def _image_size(path: Path) -> tuple[int, int]:
+def _image_size(path: Path, *, upright: bool = False) -> tuple[int, int]:
+    """Width and height of a verified file; ``upright``: after its EXIF orientation (a PNG may decode to find it)."""
     try:
         with Image.open(path) as image:
             size = image.size
             image.verify()
+        if upright:
+            with Image.open(path) as image:
+                size = upright_size(image)
     except (OSError, SyntaxError, ValueError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
         raise DatasetError(f"unreadable or corrupt image file {path}: expected a decodable image ({exc})") from exc
     return size
@@ -160,12 +165,13 @@ def _check_orphan_masks(root: Path, category: str) -> None:
 
 
 def validate_category(root: Path, category: str) -> None:
-    """Check one category folder: layout, masks for every defect image and back, readable files, mask sizes."""
+    """Check one category folder: layout, masks for every defect image and back, readable files, mask sizes
+    (against the upright image, as it is decoded)."""
     root = Path(root)
     samples = list_samples(root, category, "train") + list_samples(root, category, "test")
     _check_orphan_masks(root, category)
     for sample in samples:
-        size = _image_size(sample.path)
+        size = _image_size(sample.path, upright=sample.mask_path is not None)
         if sample.mask_path is None:
             continue
         mask_size = _image_size(sample.mask_path)

@@ -11,6 +11,9 @@ what is accepted. Conversions:
   Pillow itself reduces 16-bit RGB PNG/TIFF to 8 bits per channel (its high byte) when opening;
 * the EXIF orientation tag is applied, so width and height are those of the upright image.
 
+Every image a model sees goes through :func:`load_image`: uploads, and dataset files via :func:`read_rgb` (training,
+validation, calibration, test scoring, panels, indexing), so a file scores the same in the registry and in the Detector.
+
 Decoding is forced to completion, so a truncated file is an error (Pillow's ``LOAD_TRUNCATED_IMAGES`` is never
 changed). The pixel count is checked from the header before any pixel is decoded; Pillow's own decompression-bomb
 check (``Image.MAX_IMAGE_PIXELS``, 89.5 M) also rejects, so the effective limit is the smaller of the two.
@@ -25,7 +28,9 @@ from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
+
+from services.settings import get_settings
 
 ACCEPTED_FORMATS = ("PNG", "JPEG", "BMP", "TIFF")
 SIGNATURES: dict[str, tuple[bytes, ...]] = {
@@ -40,6 +45,8 @@ BACKGROUND_RGB = (128, 128, 128)
 SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N")
 ALPHA_MODES = ("RGBA", "RGBa", "LA", "La", "PA")
 UPLOAD_NAME = "upload"
+TRANSPOSING_ORIENTATIONS = (5, 6, 7, 8)
+"""EXIF orientations whose upright image swaps width and height (transposed or rotated by 90°)."""
 
 
 class ImageInputError(ValueError):
@@ -80,6 +87,23 @@ def load_image(source: bytes | Path, *, name: str | None = None, max_pixels: int
         except OSError as exc:
             raise _error(label, f"cannot be read ({exc.strerror or exc})", max_pixels) from exc
     return _decode(io.BytesIO(source), name or UPLOAD_NAME, max_pixels)
+
+
+def upright_size(image: Image.Image) -> tuple[int, int]:
+    """Width and height of an opened image once :func:`load_image` has applied its EXIF orientation, read from the
+    header (a PNG whose EXIF chunk follows its pixels is decoded to find it)."""
+    orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
+    return image.size[::-1] if orientation in TRANSPOSING_ORIENTATIONS else image.size
+
+
+def read_rgb(path: str | Path, max_pixels: int | None = None) -> np.ndarray:
+    """The ``(height, width, 3)`` ``uint8`` pixels of an image file, decoded by :func:`load_image`'s rules.
+
+    ``max_pixels`` defaults to the process settings' limit, for readers that get no Settings (anomalib's dataset,
+    test scoring, indexing), so the one limit an operator sets applies to every decode.
+    """
+    limit = get_settings().max_image_pixels if max_pixels is None else max_pixels
+    return load_image(Path(path), max_pixels=limit).rgb
 
 
 def _error(name: str, reason: str, max_pixels: int) -> ImageInputError:

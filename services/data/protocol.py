@@ -13,13 +13,18 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 from anomalib import TaskType
+from anomalib.data.dataclasses import ImageItem
 from anomalib.data.datamodules.base.image import AnomalibDataModule
 from anomalib.data.datasets.base.image import AnomalibDataset
 from anomalib.data.utils import LabelName, TestSplitMode, ValSplitMode
 from PIL import Image
+from torchvision.transforms.v2.functional import to_dtype, to_image
+from torchvision.tv_tensors import Mask
 
-from services.data.datasets import DatasetInfo, Sample, list_samples
+from services.data.datasets import DatasetInfo, Sample, list_samples, read_mask
+from services.data.images import read_rgb
 from services.data.pseudo_anomalies import numbered_anomaly
 from services.settings import Settings
 
@@ -71,7 +76,7 @@ def _write_pseudo_anomalies(normals: Sequence[Sample], out_dir: Path, seed: int)
         image_path = images_dir / f"{index:03d}.png"
         mask_path = masks_dir / f"{index:03d}_mask.png"
         if not (image_path.is_file() and mask_path.is_file()):
-            rgb = np.asarray(Image.open(normal.path).convert("RGB"))
+            rgb = read_rgb(normal.path)
             anomalous, mask = numbered_anomaly(rgb, seed, index)
             Image.fromarray(anomalous).save(image_path)
             Image.fromarray(mask.astype(np.uint8) * 255).save(mask_path)
@@ -124,6 +129,24 @@ class SamplesDataset(AnomalibDataset):
         )
         frame.attrs["task"] = TaskType.SEGMENTATION
         self.samples = frame
+
+    def __getitem__(self, index: int) -> ImageItem:
+        """anomalib's segmentation item, but the image decoded by :func:`read_rgb` (as the Detector decodes it) and
+        the mask by :func:`read_mask` (as evaluation reads it); augmentations apply to both, as in anomalib."""
+        row = self.samples.iloc[index]
+        image = to_dtype(to_image(read_rgb(row.image_path)), torch.float32, scale=True)
+        anomalous = row.label_index == LabelName.ABNORMAL
+        truth = read_mask(Path(row.mask_path)) if anomalous else np.zeros(image.shape[-2:], dtype=bool)
+        gt_mask = Mask(torch.from_numpy(truth), dtype=torch.uint8)
+        if self.augmentations:
+            image, gt_mask = self.augmentations(image, gt_mask)
+        return ImageItem(
+            image=image,
+            gt_mask=gt_mask,
+            gt_label=torch.tensor(row.label_index),
+            image_path=row.image_path,
+            mask_path=row.mask_path,
+        )
 
 
 class ProtocolDataModule(AnomalibDataModule):

@@ -35,7 +35,9 @@ from services.data.datasets import (
     mask_path_for,
     open_dataset,
     read_dataset_record,
+    read_mask,
 )
+from services.data.images import read_rgb
 from services.settings import CATEGORIES
 
 SYNTH_VERSION = "1"
@@ -620,8 +622,7 @@ def generate_dataset(
 
 
 def _mask_area(sample: Sample) -> int:
-    with Image.open(sample.mask_path) as mask:  # type: ignore[arg-type]
-        return int(np.count_nonzero(np.asarray(mask.convert("L")) > 127))
+    return int(np.count_nonzero(read_mask(sample.mask_path)))  # type: ignore[arg-type]
 
 
 def _typical(samples: Sequence[Sample]) -> Sample:
@@ -633,8 +634,7 @@ def _typical(samples: Sequence[Sample]) -> Sample:
 
 def _outlined(sample: Sample, cell: int, label: str) -> np.ndarray:
     """A labelled thumbnail; a defect's mask is outlined a few pixels outside it, so the defect stays visible."""
-    with Image.open(sample.path) as source:
-        image = np.array(source.convert("RGB").resize((cell, cell), Image.Resampling.BILINEAR))
+    image = np.array(Image.fromarray(read_rgb(sample.path)).resize((cell, cell), Image.Resampling.BILINEAR))
     if sample.mask_path is not None:
         with Image.open(sample.mask_path) as source:
             mask = np.asarray(source.convert("L").resize((cell, cell), Image.Resampling.NEAREST)) > 127

@@ -19,9 +19,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from services.data.datasets import mask_path_for, read_mask
+from services.data.images import read_rgb
 from services.postprocessing.regions import CALIBRATED_THRESHOLD, DefectRegion, extract_regions, region_mask
 from services.postprocessing.visualization import resize_map
 from services.registry import runs as registry
@@ -91,7 +91,7 @@ def defect_images(run: Run) -> list[DefectImage]:
         defect = defect_type_of(relative)
         if defect == "good":
             continue
-        rgb = np.asarray(Image.open(root / relative).convert("RGB"))
+        rgb = read_rgb(root / relative)
         anomaly_map = resize_map(small_map.astype(np.float32), *rgb.shape[:2])
         truth = read_mask(mask_path_for(root, record.category, defect, Path(relative)))
         regions = regions_of(anomaly_map)

@@ -21,6 +21,7 @@ from lightning.pytorch import seed_everything
 from PIL import Image
 
 from services.data.datasets import DatasetInfo
+from services.data.images import read_rgb
 from services.data.protocol import EvaluationProtocol, ProtocolDataModule, build_protocol
 from services.modeling.factory import build_model
 from services.modeling.model_config import ModelConfig, concrete
@@ -155,7 +156,7 @@ def _write_panels(folder: Path, scores: ScoredTestSet) -> None:
         if written.get(sample.defect_type, 0) >= PANELS_PER_DEFECT:
             continue
         written[sample.defect_type] = written.get(sample.defect_type, 0) + 1
-        rgb = np.asarray(Image.open(sample.path).convert("RGB").resize((width, height), Image.Resampling.BILINEAR))
+        rgb = np.asarray(Image.fromarray(read_rgb(sample.path)).resize((width, height), Image.Resampling.BILINEAR))
         image = panel(rgb, scores.scored.maps[i], scores.scored.masks[i], scores.gt_masks[i])
         Image.fromarray(image).save(folder / f"{sample.defect_type}_{sample.path.stem}.png", optimize=True)
 

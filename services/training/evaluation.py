@@ -14,10 +14,10 @@ import numpy as np
 import torch
 from anomalib.metrics.aupro import _AUPRO
 from anomalib.models.components.base import AnomalibModule
-from PIL import Image
 from sklearn.metrics import f1_score, precision_recall_curve, roc_auc_score, roc_curve
 
 from services.data.datasets import Sample, read_mask
+from services.data.images import read_rgb
 from services.modeling.scoring import ScoredBatch, concat, model_inputs, score_inputs
 
 AUPRO_FPR_LIMIT = 0.3
@@ -65,7 +65,7 @@ class Curve:
 
 
 def _load(sample: Sample) -> tuple[torch.Tensor, torch.Tensor]:
-    rgb = np.asarray(Image.open(sample.path).convert("RGB"), dtype=np.float32) / 255.0
+    rgb = read_rgb(sample.path).astype(np.float32) / 255.0
     image = torch.from_numpy(rgb).permute(2, 0, 1)
     if sample.mask_path is None:
         mask = torch.zeros(rgb.shape[:2], dtype=torch.bool)

@@ -22,6 +22,7 @@ from services.data.datasets import (
     open_dataset,
     validate_mvtec_root,
 )
+from tests.image_variants import HEIGHT, WIDTH, picture, write_variant
 
 
 def _png(path: Path, size: int = 8, value: int = 128, mode: str = "RGB") -> None:
@@ -154,6 +155,19 @@ def test_validation_rejects_unknown_category_and_missing_root(mvtec_root: Path, 
         validate_mvtec_root(mvtec_root, ("bottle",))
     with pytest.raises(DatasetError, match="is not a folder"):
         validate_mvtec_root(tmp_path / "nowhere", ("tile",))
+
+
+def test_masks_are_checked_against_the_upright_image(mvtec_root: Path) -> None:
+    """An EXIF-rotated JPEG is decoded upright (64×48 here, stored 48×64), so its mask must be upright too."""
+    crack = mvtec_root / "tile" / "test" / "crack"
+    (crack / "000.png").unlink()
+    write_variant(picture(0), "exif", crack, "000")
+    mask_path = mvtec_root / "tile" / "ground_truth" / "crack" / "000_mask.png"
+    Image.new("L", (WIDTH, HEIGHT), 255).save(mask_path)
+    assert validate_mvtec_root(mvtec_root, ("tile",)).name == "mvtec_ad"
+    Image.new("L", (HEIGHT, WIDTH), 255).save(mask_path)
+    with pytest.raises(DatasetError, match=rf"000_mask.png is {HEIGHT}x{WIDTH} px: expected {WIDTH}x{HEIGHT} px"):
+        validate_mvtec_root(mvtec_root, ("tile",))
 
 
 def test_synthetic_root_is_never_named_mvtec_ad(tiny_synthetic_root: Path) -> None:

@@ -11,7 +11,15 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
-from services.data.images import BACKGROUND_RGB, ImageInputError, LoadedImage, load_image
+from services.data import images
+from services.data.images import (
+    BACKGROUND_RGB,
+    ImageInputError,
+    LoadedImage,
+    load_image,
+    read_rgb,
+    upright_size,
+)
 from services.settings import Settings
 
 MAX_PIXELS = Settings().max_image_pixels
@@ -133,6 +141,27 @@ def test_bmp_from_path_with_explicit_name(tmp_path: Path) -> None:
 def test_plain_jpeg_is_close_to_its_source() -> None:
     loaded = load(encode(Image.new("RGB", (16, 16), (10, 200, 30)), "JPEG", quality=95))
     assert np.abs(loaded.rgb.astype(int) - (10, 200, 30)).max() <= 3
+
+
+@pytest.mark.parametrize(("orientation", "size"), [(1, (20, 10)), (3, (20, 10)), (6, (10, 20)), (8, (10, 20))])
+def test_upright_size_is_the_decoded_size_without_decoding(orientation: int, size: tuple[int, int]) -> None:
+    exif = Image.Exif()
+    exif[EXIF_ORIENTATION] = orientation
+    data = encode(Image.new("RGB", (20, 10)), "JPEG", exif=exif.tobytes())
+    with Image.open(io.BytesIO(data)) as image:
+        assert upright_size(image) == size
+    assert (load(data).width, load(data).height) == size
+
+
+def test_read_rgb_is_load_image_with_the_settings_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "part.png"
+    pixels = noise(10, 11)
+    Image.fromarray(pixels).save(path)
+    np.testing.assert_array_equal(read_rgb(path), load_image(path, max_pixels=MAX_PIXELS).rgb)
+    monkeypatch.setattr(images, "get_settings", lambda: Settings(max_image_pixels=100))
+    with pytest.raises(ImageInputError, match=r"part\.png: is too large: 11×10 = 110 pixels; accepted: .* up to 100 "):
+        read_rgb(path)
+    np.testing.assert_array_equal(read_rgb(path, max_pixels=110), pixels)
 
 
 def assert_rejected(data: bytes, reason: str, max_pixels: int = MAX_PIXELS) -> None:

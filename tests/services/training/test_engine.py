@@ -52,16 +52,16 @@ def test_protocol_keeps_test_images_out_of_train_and_validation(tiny_synthetic_r
 def test_thresholds_never_read_test_files(
     tiny_synthetic_root: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import anomalib.data.datasets.base.image as anomalib_image
     from anomalib.engine import Engine
 
+    from services.data import protocol as protocol_module
     from services.data.protocol import ProtocolDataModule
     from services.modeling.factory import build_model
 
     opened: list[str] = []
-    real_read_image, real_read_mask = anomalib_image.read_image, anomalib_image.read_mask
-    monkeypatch.setattr(anomalib_image, "read_image", lambda p, **k: opened.append(str(p)) or real_read_image(p, **k))
-    monkeypatch.setattr(anomalib_image, "read_mask", lambda p, **k: opened.append(str(p)) or real_read_mask(p, **k))
+    real_read_rgb, real_read_mask = protocol_module.read_rgb, protocol_module.read_mask
+    monkeypatch.setattr(protocol_module, "read_rgb", lambda p: opened.append(str(p)) or real_read_rgb(p))
+    monkeypatch.setattr(protocol_module, "read_mask", lambda p: opened.append(str(p)) or real_read_mask(p))
     protocol = build_protocol(open_dataset(tiny_synthetic_root, ("tile",)), "tile", settings, seed=0)
     config = replace(profile_config("demo", "patchcore", seed=0), image_size=64, coreset_ratio=0.2)
     model = build_model(config, settings).module
@@ -73,6 +73,7 @@ def test_thresholds_never_read_test_files(
         default_root_dir=settings.registry_dir / "tmp",
     )
     engine.fit(model=model, datamodule=ProtocolDataModule(protocol, train_batch_size=4, eval_batch_size=4))
+    assert {str(s.path) for s in protocol.train} <= set(opened), "training images bypassed read_rgb"
     real_load = evaluation._load
     monkeypatch.setattr(evaluation, "_load", lambda sample: opened.append(str(sample.path)) or real_load(sample))
     calibrate_on_normals(model, protocol.validation_normals)
