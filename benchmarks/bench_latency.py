@@ -110,12 +110,12 @@ def _detector_pipelines(run_path: Path, device: str) -> tuple[list[Pipeline], st
     pipelines = []
     for backend in ("torch", "openvino") if device == "cpu" else ("torch",):
         detector, load_s = _timed_load(lambda b=backend: Detector(run, settings, device=device, backend=b))
-        label = f"Detector {detector.backend} {detector.precision}" + (
-            "" if detector.backend == backend else f" (asked {backend})"
+        label = f"Detector {detector.choice.backend} {detector.choice.precision}" + (
+            "" if detector.choice.backend == backend else f" (asked {backend})"
         )
         pipelines.append(Pipeline(label=label, device=device, run=detector.predict, load_s=load_s))
     auto = Detector(run, settings, device=device)
-    return pipelines, f"auto on {device} → {auto.backend}: {auto.backend_note}"
+    return pipelines, f"auto on {device} → {auto.choice.backend}: {auto.choice.summary()}"
 
 
 def _torch_inferencer_pipeline(run_path: Path, device: str, export_root: Path) -> Pipeline:

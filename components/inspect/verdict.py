@@ -24,6 +24,6 @@ def render(prediction: Prediction, detector: Detector) -> None:
         f"Score {'>' if prediction.is_anomalous else '≤'} threshold {prediction.threshold:.2f} · inference "
         f"{timings.get('total', float('nan')):.0f} ms (model {timings.get('model', float('nan')):.0f} ms, "
         f"decode {timings.get('decode', float('nan')):.0f} ms, regions {timings.get('regions', float('nan')):.0f} ms) "
-        f"on {detector.backend} {detector.precision} ({detector.device})",
-        help=f"Why this backend and arithmetic: {detector.backend_note}",
+        f"on {detector.choice.backend} {detector.choice.precision} ({detector.choice.device})",
+        help=f"Why this backend and arithmetic: {detector.choice.summary()}",
     )

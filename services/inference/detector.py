@@ -22,8 +22,9 @@ import torch
 from anomalib.data import InferenceBatch
 
 from services.data.images import LoadedImage, load_image
+from services.inference.backend_choice import BackendChoice
 from services.inference.openvino_backend import IrModel, cpu_computes_bf16, ensure_ir
-from services.inference.precision_check import BF16_TOLERANCE, FP16_TOLERANCE, Scorer, check_precision
+from services.inference.precision_check import BF16_TOLERANCE, FP16_TOLERANCE, PrecisionVerdict, Scorer, check_precision
 from services.modeling.factory import load_model
 from services.modeling.scoring import RawForward, ScoredBatch, model_inputs, rgb_inputs, score_inputs
 from services.postprocessing.regions import CALIBRATED_THRESHOLD, DefectRegion, extract_regions
@@ -71,8 +72,8 @@ class Detector:
 
     ``backend``: ``torch``; ``openvino`` (CPU only; the IR is exported into the run folder at first use); or ``auto``:
     torch on CUDA, and on CPU whichever of OpenVINO and torch is faster on a probe image at load. An OpenVINO export
-    or compile failure falls back to torch. :attr:`backend` says what runs, :attr:`backend_note` why, and
-    :attr:`precision` in which arithmetic. Reduced precision is a candidate only where it passes
+    or compile failure falls back to torch. :attr:`choice` says what runs, in which arithmetic, and why
+    (:class:`services.inference.backend_choice.BackendChoice`). Reduced precision is a candidate only where it passes
     :func:`services.inference.precision_check.check_precision` (bf16 on CPUs that compute it natively, fp16 on CUDA),
     and bf16
     is then used only where it times faster than f32 at load (on CPUs without AMX it may not be).
@@ -87,67 +88,57 @@ class Detector:
         if backend == "openvino" and self.device != "cpu":
             raise ValueError(f"the openvino backend runs on cpu only, not {self.device}; use backend torch or auto")
         self.model = load_model(run.record.model, run.checkpoint, self.device)
-        self.backend, self.backend_note, self._forward = self._choose_backend(backend)
-        self.dtype, fp16_note = self._choose_dtype()
-        self.backend_note += f"; {fp16_note}" if fp16_note else ""
+        self._forward, choice = self._choose_backend(backend)
+        self.choice = self._choose_fp16(choice)
+        self._dtype = torch.float16 if self.choice.precision == "fp16" else torch.float32
 
     @property
     def name(self) -> str:
         """``<model>/<run>`` for display."""
         return f"{self.run.record.model}/{self.run.record.run}"
 
-    @property
-    def precision(self) -> str:
-        """The arithmetic of the model's forward: ``f32``, ``bf16`` (OpenVINO) or ``fp16`` (torch on CUDA)."""
-        if isinstance(self._forward, IrModel):
-            return self._forward.precision
-        return "fp16" if self.dtype == torch.float16 else "f32"
-
     def _probe_input(self) -> torch.Tensor:
         """One seeded random 256 px image, pre-processed for the model: what ``auto`` times the backends on."""
         probe = torch.rand(1, 3, 256, 256, generator=torch.Generator().manual_seed(0))
         return model_inputs(self.model, probe)[0]
 
-    def _choose_backend(self, requested: str) -> tuple[str, str, RawForward]:
+    def _choose_backend(self, requested: str) -> tuple[RawForward, BackendChoice]:
+        """The forward to run and why: torch where asked or off CPU, else the OpenVINO IR (f32, or bf16 where it
+        passes its check), and under ``auto`` whichever candidate times fastest on the probe."""
         torch_forward: RawForward = self.model.model
-        if requested == "torch":
-            return "torch", "requested", torch_forward
-        if self.device != "cpu":
-            return "torch", f"auto: OpenVINO runs on cpu only, so {self.device} runs torch", torch_forward
+        on_torch = BackendChoice(requested=requested, backend="torch", precision="f32", device=self.device)
+        if requested == "torch" or self.device != "cpu":
+            return torch_forward, on_torch
         probe = self._probe_input()
         try:
             ir = ensure_ir(self.model, self.run, tuple(probe.shape))
             full = IrModel(ir.xml)
-            reduced, bf16_note = self._bf16_candidate(full)
+            reduced, verdict = self._bf16_candidate(full)
         except Exception as exc:  # any export or compile failure leaves torch, which always runs
-            return "torch", f"OpenVINO unavailable, using torch: {type(exc).__name__}: {exc}", torch_forward
-        origin = f"IR exported in {ir.seconds:.1f} s" if ir.exported else "IR reused"
-        forwards: dict[str, RawForward] = {"openvino f32": full}
+            return torch_forward, replace(on_torch, fallback=f"{type(exc).__name__}: {exc}")
+        forwards: dict[tuple[str, str], RawForward] = {("openvino", "f32"): full}
         if reduced is not None:
-            forwards["openvino bf16"] = reduced
+            forwards["openvino", "bf16"] = reduced
         if requested == "auto":
-            forwards["torch"] = torch_forward
-        latency = self._median_ms(forwards, probe) if len(forwards) > 1 else {}
-        chosen = min(latency, key=latency.__getitem__) if latency else "openvino f32"
-        forward = forwards[chosen]
-        backend = "openvino" if isinstance(forward, IrModel) else "torch"
-        figures = " vs ".join(f"{name} {ms:.0f} ms" for name, ms in latency.items())
-        timed = f"faster on cpu ({figures} per image, median of {AUTO_REPEATS} at load)"
-        head = f"auto: {backend} is {timed}" if requested == "auto" else "requested"
-        head += f"; {chosen} is {timed}" if requested != "auto" and latency else ""
-        if not isinstance(forward, IrModel):
-            return backend, f"{head}; {origin}", forward
-        if forward.precision == "bf16":
-            bf16_note = f"bf16 ({bf16_note})"
-        elif reduced is not None:
-            bf16_note = f"f32 (bf16 is slower here, though it passed its check: {bf16_note})"
-        return backend, f"{head}; {origin} ({ir.xml.parent.name}); {bf16_note}", forward
+            forwards["torch", "f32"] = torch_forward
+        timings = self._median_ms(forwards, probe) if len(forwards) > 1 else {}
+        backend, precision = min(timings, key=timings.__getitem__) if timings else ("openvino", "f32")
+        return forwards[backend, precision], BackendChoice(
+            requested=requested,
+            backend=backend,
+            precision=precision,
+            device=self.device,
+            timings_ms=timings,
+            ir=ir,
+            precision_check=verdict,
+            reduced_unavailable="this CPU has no native bf16" if verdict is None else "",
+        )
 
-    def _bf16_candidate(self, full: IrModel) -> tuple[IrModel | None, str]:
+    def _bf16_candidate(self, full: IrModel) -> tuple[IrModel | None, PrecisionVerdict | None]:
         """The bf16 IR where the CPU computes bf16 natively and it passes :func:`check_precision` (the verdict is
-        cached beside the IR), with the verdict in words; otherwise ``None`` and why."""
+        cached beside the IR), with the verdict; ``None`` for both where this CPU has no native bf16."""
         if not cpu_computes_bf16():
-            return None, "f32 (this CPU has no native bf16)"
+            return None, None
         reduced = functools.cache(lambda: IrModel(full.xml, "bf16"))  # compiled only when checked or used
 
         def reduced_forward(inputs: torch.Tensor) -> InferenceBatch:
@@ -162,7 +153,7 @@ class Detector:
             tolerance=BF16_TOLERANCE,
             cache=full.xml.parent,
         )
-        return (reduced(), verdict.words()) if verdict.accepted else (None, f"f32 (bf16 refused: {verdict.words()})")
+        return (reduced() if verdict.accepted else None), verdict
 
     def _scorer(self, forward: RawForward, dtype: torch.dtype = torch.float32) -> Scorer:
         """Pre-processed CPU inputs → scored batch through ``forward`` on this Detector's device."""
@@ -173,9 +164,11 @@ class Detector:
 
         return score
 
-    def _median_ms(self, forwards: dict[str, RawForward], inputs: torch.Tensor) -> dict[str, float]:
+    def _median_ms(
+        self, forwards: dict[tuple[str, str], RawForward], inputs: torch.Tensor
+    ) -> dict[tuple[str, str], float]:
         """Median milliseconds of each forward with post-processing, after one warm-up, repeats interleaved."""
-        times: dict[str, list[float]] = {name: [] for name in forwards}
+        times: dict[tuple[str, str], list[float]] = {name: [] for name in forwards}
         for repeat in range(AUTO_REPEATS + 1):
             for name, forward in forwards.items():
                 started = time.perf_counter()
@@ -184,19 +177,18 @@ class Detector:
                     times[name].append((time.perf_counter() - started) * 1000)
         return {name: statistics.median(values) for name, values in times.items()}
 
-    def _choose_dtype(self) -> tuple[torch.dtype, str]:
-        """fp16 on CUDA only where it passes :func:`check_precision` at ``FP16_TOLERANCE``, and why."""
+    def _choose_fp16(self, choice: BackendChoice) -> BackendChoice:
+        """On CUDA, ``choice`` in fp16 where the forward passes :func:`check_precision` at ``FP16_TOLERANCE``, with
+        the verdict; elsewhere ``choice`` unchanged."""
         if self.device != "cuda":
-            return torch.float32, ""
+            return choice
         scorers = (self._scorer(self._forward), self._scorer(self._forward, torch.float16))
         try:
             pixels = self.settings.max_image_pixels
             verdict = check_precision(self.model, self.run, pixels, scorers, precision="fp16", tolerance=FP16_TOLERANCE)
         except RuntimeError as exc:  # a layer without an fp16 kernel
-            return torch.float32, f"f32 (fp16 failed: {exc})"
-        if verdict.accepted:
-            return torch.float16, f"fp16 ({verdict.words()})"
-        return torch.float32, f"f32 (fp16 refused: {verdict.words()})"
+            verdict = PrecisionVerdict("fp16", FP16_TOLERANCE, not_checked=f"{type(exc).__name__}: {exc}")
+        return replace(choice, precision="fp16" if verdict.accepted else choice.precision, precision_check=verdict)
 
     def predict(self, source: bytes | Path | LoadedImage, name: str | None = None) -> Prediction:
         """Decode (when given bytes or a path), score and extract defect regions."""
@@ -216,7 +208,7 @@ class Detector:
         ]
         decoded = time.perf_counter()
         inputs = rgb_inputs(self.model, [image.rgb for image in images])
-        scored = self._scorer(self._forward, self.dtype)(inputs)
+        scored = self._scorer(self._forward, self._dtype)(inputs)
         modelled = time.perf_counter()
         predictions = []
         for i, image in enumerate(images):

@@ -15,6 +15,7 @@ from PIL import Image
 from services.data.datasets import list_samples
 from services.data.images import ImageInputError
 from services.inference.detector import Detector
+from services.inference.openvino_backend import cpu_computes_bf16
 from services.postprocessing.regions import CALIBRATED_THRESHOLD
 from services.registry.runs import CHECKPOINT, EXPORT_CACHE, METRICS, file_sha256, load_run, manifest_status
 from tests.conftest import TinyRegistry
@@ -78,7 +79,7 @@ def _assert_matches_engine(
 def test_matches_anomalib_engine_predict(
     detector: Detector, test_images: list[Path], engine_predictions: list[tuple[float, np.ndarray]]
 ) -> None:
-    assert detector.backend == "torch"
+    assert (detector.choice.backend, detector.choice.precision, detector.choice.requested) == ("torch", "f32", "torch")
     _assert_matches_engine(detector, test_images, engine_predictions, tolerance=1e-4)
 
 
@@ -88,9 +89,14 @@ def test_openvino_backend_matches_torch_and_engine_predict(
     test_images: list[Path],
     engine_predictions: list[tuple[float, np.ndarray]],
 ) -> None:
-    assert openvino_detector.backend == "openvino", openvino_detector.backend_note
-    assert openvino_detector.precision in ("f32", "bf16")
-    assert f"{openvino_detector.precision} (" in openvino_detector.backend_note
+    choice = openvino_detector.choice
+    assert choice.backend == "openvino" and not choice.fallback, choice.summary()
+    assert choice.ir is not None and choice.ir.xml.is_file()
+    if cpu_computes_bf16():
+        assert choice.precision_check is not None and choice.precision_check.precision == "bf16"
+        assert choice.precision in (("f32", "bf16") if choice.precision_check.accepted else ("f32",))
+    else:
+        assert choice.precision == "f32" and choice.reduced_unavailable == "this CPU has no native bf16"
     _assert_matches_engine(openvino_detector, test_images, engine_predictions, tolerance=1e-2)
     buffer = io.BytesIO()
     Image.open(test_images[-1]).convert("RGB").resize((150, 97)).save(buffer, format="PNG")
@@ -115,14 +121,17 @@ def test_openvino_export_is_cached_outside_the_manifest(
     assert record["checkpoint_sha256"] == file_sha256(run.checkpoint)
     assert manifest_status(run.path) == "ok"
     again = Detector(run, tiny_registry.settings, device="cpu", backend="openvino")
-    assert again.backend == "openvino" and "IR reused" in again.backend_note
+    assert again.choice.backend == "openvino" and again.choice.ir is not None
+    assert not again.choice.ir.exported and again.choice.ir.xml == exports[0] / "model.xml"
 
 
-def test_auto_on_cpu_picks_a_backend_and_says_why(tiny_registry: TinyRegistry, test_images: list[Path]) -> None:
+def test_auto_on_cpu_picks_the_fastest_timed_backend(tiny_registry: TinyRegistry, test_images: list[Path]) -> None:
     detector = Detector(tiny_registry.runs["patchcore"], tiny_registry.settings, device="cpu")
-    assert detector.backend in ("openvino", "torch")
-    assert detector.backend_note.startswith(f"auto: {detector.backend} is faster on cpu")
-    assert "openvino" in detector.backend_note and "torch" in detector.backend_note and " ms" in detector.backend_note
+    choice = detector.choice
+    assert choice.requested == "auto" and choice.device == "cpu"
+    assert {("openvino", "f32"), ("torch", "f32")} <= choice.timings_ms.keys()
+    assert all(ms > 0 for ms in choice.timings_ms.values())
+    assert min(choice.timings_ms, key=choice.timings_ms.__getitem__) == (choice.backend, choice.precision)
     reference = Detector(tiny_registry.runs["patchcore"], tiny_registry.settings, device="cpu", backend="torch")
     score = detector.predict(test_images[-1]).score
     assert score == pytest.approx(reference.predict(test_images[-1]).score, abs=1e-2)
@@ -136,8 +145,10 @@ def test_failed_export_falls_back_to_torch_with_the_reason(
         shutil.copy(source / name, tmp_path / name)
     (tmp_path / EXPORT_CACHE).write_text("a file where the export folder should be")
     fallback = Detector(load_run(tmp_path), tiny_registry.settings, device="cpu", backend="openvino")
-    assert fallback.backend == "torch"
-    assert fallback.backend_note.startswith("OpenVINO unavailable, using torch: FileExistsError")
+    choice = fallback.choice
+    assert (choice.backend, choice.precision, choice.requested) == ("torch", "f32", "openvino")
+    assert choice.fallback.startswith("FileExistsError: ") and str(tmp_path / EXPORT_CACHE) in choice.fallback
+    assert choice.ir is None and choice.timings_ms == {}
     reference = Detector(tiny_registry.runs["patchcore"], tiny_registry.settings, device="cpu", backend="torch")
     assert fallback.predict(test_images[-1]).score == reference.predict(test_images[-1]).score
 

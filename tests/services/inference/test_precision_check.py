@@ -98,23 +98,31 @@ def test_missing_training_images_are_named(tiny_registry: TinyRegistry, tmp_path
 @pytest.mark.slow
 def test_unchecked_reduced_precision_is_not_used(tiny_registry: TinyRegistry, tmp_path: Path) -> None:
     detector = Detector(_without_dataset(tiny_registry, tmp_path), tiny_registry.settings, backend="openvino")
-    assert detector.precision == "f32"
-    expected = "bf16 refused: not checked: no training images" if cpu_computes_bf16() else "no native bf16"
-    assert expected in detector.backend_note
+    assert detector.choice.precision == "f32"
+    check = detector.choice.precision_check
+    if cpu_computes_bf16():
+        assert check is not None and not check.accepted and check.images == 0
+        assert check.not_checked.startswith("no training images to check on: ") and "moved-away" in check.not_checked
+    else:
+        assert check is None and detector.choice.reduced_unavailable == "this CPU has no native bf16"
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(not cpu_computes_bf16(), reason="this CPU has no native bf16")
 def test_bf16_choice_states_the_measured_drift(tiny_registry: TinyRegistry) -> None:
-    detector = Detector(tiny_registry.runs["efficientad"], tiny_registry.settings, backend="openvino")
-    note = detector.backend_note
-    assert "score drift" in note and "training and pseudo-anomalous images" in note
-    drift = float(note.split("score drift ")[1].split()[0])
-    passed = drift <= BF16_TOLERANCE and "no verdict changed" in note
-    if detector.precision == "bf16":
-        assert passed and "openvino bf16" in note
+    choice = Detector(tiny_registry.runs["efficientad"], tiny_registry.settings, backend="openvino").choice
+    check = choice.precision_check
+    assert check is not None and check.precision == "bf16" and check.tolerance == BF16_TOLERANCE
+    training_images = len(list((tiny_registry.dataset_root / "tile" / "train" / "good").iterdir()))
+    assert check.images == 2 * min(MAX_TRAINING_IMAGES, training_images) and not check.not_checked
+    assert 0.0 <= check.score_drift <= 1.0 and 0.0 <= check.map_drift <= 1.0
+    if choice.precision == "bf16":
+        assert check.score_drift <= BF16_TOLERANCE and check.flipped == 0
+        assert choice.timings_ms["openvino", "bf16"] <= choice.timings_ms["openvino", "f32"]
+    elif check.accepted:
+        assert choice.timings_ms["openvino", "bf16"] > choice.timings_ms["openvino", "f32"], "bf16 is slower here"
     else:
-        assert not passed or "bf16 is slower here" in note
+        assert ("openvino", "bf16") not in choice.timings_ms
 
 
 @pytest.mark.slow
