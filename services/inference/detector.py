@@ -75,8 +75,7 @@ class Detector:
     or compile failure falls back to torch. :attr:`choice` says what runs, in which arithmetic, and why
     (:class:`services.inference.backend_choice.BackendChoice`). Reduced precision is a candidate only where it passes
     :func:`services.inference.precision_check.check_precision` (bf16 on CPUs that compute it natively, fp16 on CUDA),
-    and bf16
-    is then used only where it times faster than f32 at load (on CPUs without AMX it may not be).
+    and bf16 is then used only where it times faster than f32 at load (on CPUs without AMX it may not be).
     """
 
     def __init__(self, run: Run, settings: Settings, device: str | None = None, backend: str = "auto") -> None:
