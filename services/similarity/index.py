@@ -148,28 +148,14 @@ def index_run(
     items: list[IndexedItem] = []
     for entry in embedded:
         image = entry.image
+        of_image = {**common, "image_path": str(image.path), "split": "test", "defect_type": image.defect_type}
         for region, vector, on in zip(image.regions, entry.region_vectors, image.on_defect, strict=True):
-            if not on:
-                continue
-            payload = ItemPayload(
-                **common,
-                kind="region",
-                image_path=str(image.path),
-                split="test",
-                score=region.max_score,
-                defect_type=image.defect_type,
-                region_id=region.id,
-                bbox=region.bbox,
-            )
-            items.append(IndexedItem(vector=vector, payload=payload))
-        image_payload = ItemPayload(
-            **common,
-            kind="image",
-            image_path=str(image.path),
-            split="test",
-            score=image.score,
-            defect_type=image.defect_type,
-        )
+            if on:
+                payload = ItemPayload(
+                    **of_image, kind="region", score=region.max_score, region_id=region.id, bbox=region.bbox
+                )
+                items.append(IndexedItem(vector=vector, payload=payload))
+        image_payload = ItemPayload(**of_image, kind="image", score=image.score)
         items.append(IndexedItem(vector=entry.image_vector, payload=image_payload))
     store.delete_run(record.dataset, record.model, record.category, record.run)
     store.upsert(items)
