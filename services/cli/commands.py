@@ -6,7 +6,12 @@ import argparse
 import sys
 import warnings
 from collections.abc import Callable, Sequence
+from typing import get_args
 
+from services.data.categories import check_category_name
+from services.data.category_data import LAYOUTS
+from services.data.datasets import MaskPolicy
+from services.data.errors import DatasetError
 from services.modeling.model_table import MODEL_NAMES, PROFILES
 from services.settings import CATEGORIES, Settings, SettingsError, get_settings
 
@@ -17,10 +22,18 @@ torch."""
 Handler = Callable[[argparse.Namespace, Settings], int]
 
 
+def category_name(value: str) -> str:
+    """argparse type of a category: any safe name (categories are data), else a usage error naming the rule."""
+    try:
+        return check_category_name(value)
+    except DatasetError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
 def _add_synth(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("synth", help="write the synthetic MVTec-layout dataset (tile, leather, grid)")
     parser.add_argument("--out", default=None, help="output root (default: <data root>/synthetic)")
-    parser.add_argument("--categories", nargs="+", default=list(CATEGORIES), choices=CATEGORIES)
+    parser.add_argument("--categories", nargs="+", default=list(CATEGORIES), type=category_name)
     parser.add_argument("--size", type=int, default=None, help="image side in pixels")
     parser.add_argument("--seed", type=int, default=None, help="generator seed (default: ANOMALYLENS_SEED)")
     parser.add_argument(
@@ -50,7 +63,7 @@ def _add_benchmark(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--dataset", choices=("synthetic", "mvtec_ad"), default="synthetic")
     parser.add_argument("--root", default=None, help="dataset root (default: <data root>/<dataset>)")
     parser.add_argument("--models", nargs="+", default=list(MODEL_NAMES), choices=MODEL_NAMES)
-    parser.add_argument("--categories", nargs="+", default=list(CATEGORIES), choices=CATEGORIES)
+    parser.add_argument("--categories", nargs="+", default=list(CATEGORIES), type=category_name)
     parser.add_argument("--profile", choices=PROFILES, default="demo")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None, help="default: ANOMALYLENS_DEVICE")
     parser.add_argument(
@@ -75,7 +88,7 @@ def _run_benchmark(args: argparse.Namespace, settings: Settings) -> int:
 def _add_report(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("report", help="print and write the results table (Markdown + CSV) from the registry")
     parser.add_argument("--dataset", choices=("synthetic", "mvtec_ad"), default="synthetic")
-    parser.add_argument("--categories", nargs="+", default=list(CATEGORIES), choices=CATEGORIES)
+    parser.add_argument("--categories", nargs="+", default=list(CATEGORIES), type=category_name)
     parser.add_argument("--out", default=None, help="output folder (default: <registry>/reports/<dataset>)")
     parser.set_defaults(handler=_run_report)
 
@@ -135,7 +148,7 @@ def _add_index(sub: argparse._SubParsersAction) -> None:
     ):
         parser = sub.add_parser(name, help=text)
         parser.add_argument("--dataset", choices=("synthetic", "mvtec_ad"), default="synthetic")
-        parser.add_argument("--categories", nargs="+", default=list(CATEGORIES), choices=CATEGORIES)
+        parser.add_argument("--categories", nargs="+", default=list(CATEGORIES), type=category_name)
         parser.add_argument("--models", nargs="+", default=list(MODEL_NAMES), choices=MODEL_NAMES)
         parser.set_defaults(handler=handler)
 
@@ -188,6 +201,40 @@ def _run_distill_teacher(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _add_datasets(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("datasets", help="dataset folders: check one before training")
+    actions = parser.add_subparsers(dest="datasets_command", required=True)
+    check = actions.add_parser(
+        "check", help="print what a dataset folder holds (counts, masks, image sizes) or every problem with its file"
+    )
+    check.add_argument("root", metavar="DIR", help="an MVTec-layout root or category folder, or an own folder")
+    check.add_argument("--layout", choices=LAYOUTS, default=None, help="default: detected from DIR")
+    check.add_argument(
+        "--category", type=category_name, default=None, help="default: the folder's name, or the root's one category"
+    )
+    check.add_argument(
+        "--masks", choices=get_args(MaskPolicy), default=None, help="default: required for mvtec, optional for folder"
+    )
+    check.set_defaults(handler=_run_datasets_check)
+
+
+def _run_datasets_check(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from services.data.dataset_check import check_dataset
+
+    report = check_dataset(
+        Path(args.root),
+        args.layout,
+        args.category,
+        masks=args.masks,
+        seed=settings.seed,
+        max_pixels=settings.max_image_pixels,
+    )
+    print("\n".join(report.lines()))
+    return 0 if report.usable else 2
+
+
 BUILDERS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_synth,
     _add_benchmark,
@@ -195,6 +242,7 @@ BUILDERS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_demo,
     _add_index,
     _add_distill_teacher,
+    _add_datasets,
 ]
 
 

@@ -1,6 +1,6 @@
-"""MVTec-AD layout: the defect taxonomy, sample listing, validation, and content fingerprints of files and folders.
+"""MVTec-AD layout: sample listing, validation, image checks, and content fingerprints of files and folders.
 
-Layout of one category (the same for real MVTec-AD and the synthetic generator)::
+Layout of one category (the same for real MVTec-AD, the synthetic generator and own data in this layout)::
 
     <root>/<category>/train/good/*.png
     <root>/<category>/test/good/*.png
@@ -8,7 +8,9 @@ Layout of one category (the same for real MVTec-AD and the synthetic generator):
     <root>/<category>/ground_truth/<defect>/<stem>_mask.png
 
 A synthetic root also holds ``<root>/dataset.json`` (written by :mod:`services.data.synthetic`); a real MVTec-AD
-root has none, which is how :func:`open_dataset` tells the two apart.
+root has none, which is how :func:`open_dataset` tells the two apart. Any safe category name is accepted; its
+defect types are the folder names under ``test/``. Only a root that claims to be MVTec-AD (no ``dataset.json``, and
+the category is one of MVTec-AD's 15) has its defect folders checked against MVTec-AD's taxonomy.
 """
 
 from __future__ import annotations
@@ -23,26 +25,30 @@ from typing import Literal, get_args
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from services.data.images import upright_size
+from services.data.categories import MVTEC_AD_CATEGORIES, check_category_name, is_category_name
+from services.data.errors import DatasetError, DatasetProblem
+from services.data.images import ImageInputError, load_image
+from services.settings import get_settings
 
 MVTEC_DEFECTS: dict[str, tuple[str, ...]] = {
     "tile": ("crack", "glue_strip", "gray_stroke", "oil", "rough"),
     "leather": ("color", "cut", "fold", "glue", "poke"),
     "grid": ("bent", "broken", "glue", "metal_contamination", "thread"),
 }
+"""The synthetic generator's categories and the MVTec-AD defect types it draws for each."""
 NORMAL = "good"
 MVTEC_AD_VERSION = "2019"
+OWN_VERSION = "1"
+"""Version of the rules that read own data (layouts, masks, held-out normals); the fingerprint names the files."""
 DATASET_RECORD = "dataset.json"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 MASK_SUFFIX = "_mask.png"
 FINGERPRINT_CHARS = 16
 
-DatasetName = Literal["synthetic", "mvtec_ad"]
+DatasetName = Literal["synthetic", "mvtec_ad", "own"]
 Split = Literal["train", "test"]
-
-
-class DatasetError(ValueError):
-    """A dataset folder does not have the expected MVTec-AD layout or content."""
+MaskPolicy = Literal["required", "optional"]
+"""``required``: a defect image without its mask is an error; ``optional``: it is kept as image-level only."""
 
 
 @dataclass(frozen=True)
@@ -58,7 +64,8 @@ class DatasetInfo:
 
 @dataclass(frozen=True)
 class Sample:
-    """One image of a category; ``defect_type`` is ``good`` for normal images, which have no mask."""
+    """One image of a category; ``defect_type`` is ``good`` for normal images, which have no mask; a defect image
+    without ``mask_path`` is labelled at image level only."""
 
     path: Path
     split: Split
@@ -72,7 +79,7 @@ class Sample:
 
 
 def check_category(category: str) -> tuple[str, ...]:
-    """The defect types of ``category``; raises :class:`DatasetError` for a category outside the taxonomy."""
+    """The defect types of a synthetic ``category``; raises :class:`DatasetError` for one the generator lacks."""
     if category not in MVTEC_DEFECTS:
         raise DatasetError(f"unknown category {category!r}; accepted: {', '.join(MVTEC_DEFECTS)}")
     return MVTEC_DEFECTS[category]
@@ -88,7 +95,9 @@ def read_mask(path: Path) -> np.ndarray:
     return np.asarray(Image.open(path).convert("L")) > 127
 
 
-def _images_in(folder: Path) -> list[Path]:
+def image_files(folder: Path) -> list[Path]:
+    """The image files directly inside ``folder``, sorted: suffixes of :data:`IMAGE_SUFFIXES` in any case, hidden
+    files skipped."""
     return sorted(
         path
         for path in folder.iterdir()
@@ -96,90 +105,176 @@ def _images_in(folder: Path) -> list[Path]:
     )
 
 
-def _split_dir(root: Path, category: str, split: str) -> Path:
-    if split not in get_args(Split):
-        raise DatasetError(f"unknown split {split!r}; accepted: {', '.join(get_args(Split))}")
-    check_category(category)
+def subfolders(folder: Path) -> list[Path]:
+    """The non-hidden folders directly inside ``folder``, sorted by name."""
+    return sorted(path for path in folder.iterdir() if path.is_dir() and not path.name.startswith("."))
+
+
+def claimed_mvtec_defects(root: Path, category: str) -> tuple[str, ...] | None:
+    """MVTec-AD's defect folders of ``category`` when ``root`` claims to be MVTec-AD (no ``dataset.json`` and one of
+    its 15 categories); None otherwise, where any defect folder is accepted."""
+    if category in MVTEC_AD_CATEGORIES and not (Path(root) / DATASET_RECORD).exists():
+        return MVTEC_AD_CATEGORIES[category]
+    return None
+
+
+def _category_dir(root: Path, category: str) -> Path:
+    check_category_name(category)
     category_dir = root / category
     if not category_dir.is_dir():
         raise DatasetError(
             f"missing category folder {category_dir}: expected {category}/train/good, {category}/test/<defect> "
             f"and {category}/ground_truth/<defect> inside {root}"
         )
-    split_dir = category_dir / split
-    if not split_dir.is_dir():
-        raise DatasetError(f"missing {split} folder {split_dir}: expected {split}/good with images inside it")
-    return split_dir
+    return category_dir
 
 
-def list_samples(root: Path, category: str, split: Split) -> list[Sample]:
-    """Every image of one split, sorted by defect type then file name; test defects must have their masks."""
-    root = Path(root)
-    split_dir = _split_dir(root, category, split)
-    if split == "train":
-        good = split_dir / NORMAL
-        images = _images_in(good) if good.is_dir() else []
-        if not images:
-            raise DatasetError(f"empty train/good folder {good}: expected at least one normal training image")
-        return [Sample(path, "train", NORMAL, None) for path in images]
+def _test_samples(
+    root: Path, category: str, split_dir: Path, masks: MaskPolicy
+) -> tuple[list[Sample], list[DatasetProblem]]:
+    accepted = claimed_mvtec_defects(root, category)
     samples: list[Sample] = []
-    accepted = (NORMAL, *MVTEC_DEFECTS[category])
-    for folder in sorted(path for path in split_dir.iterdir() if path.is_dir()):
-        if folder.name not in accepted:
-            raise DatasetError(f"unknown defect folder {folder}; accepted for {category}: {', '.join(accepted)}")
-        for image in _images_in(folder):
-            mask = None if folder.name == NORMAL else mask_path_for(root, category, folder.name, image)
-            if mask is not None and not mask.is_file():
-                raise DatasetError(f"test image {image} has no mask: expected {mask}")
+    problems: list[DatasetProblem] = []
+    for folder in subfolders(split_dir):
+        if accepted is not None and folder.name not in (NORMAL, *accepted):
+            names = ", ".join((NORMAL, *accepted))
+            message = f"unknown defect folder {folder}; accepted for {category}: {names} (MVTec-AD's defect folders)"
+            problems.append(DatasetProblem(folder, message))
+            continue
+        for image in image_files(folder):
+            mask: Path | None = None
+            if folder.name != NORMAL:
+                mask = mask_path_for(root, category, folder.name, image)
+                if not mask.is_file():
+                    if masks == "required":
+                        problems.append(DatasetProblem(image, f"test image {image} has no mask: expected {mask}"))
+                    mask = None
             samples.append(Sample(image, "test", folder.name, mask))
-    if not samples:
-        raise DatasetError(f"empty test folder {split_dir}: expected test/good and test/<defect> images")
+    if not samples and not problems:
+        message = f"empty test folder {split_dir}: expected test/good and test/<defect> images"
+        problems.append(DatasetProblem(split_dir, message))
+    return samples, problems
+
+
+def _split_samples(
+    root: Path, category: str, split: str, masks: MaskPolicy
+) -> tuple[list[Sample], list[DatasetProblem]]:
+    """One split's samples and the problems of its layout; only an unknown split or a missing category raise."""
+    if split not in get_args(Split):
+        raise DatasetError(f"unknown split {split!r}; accepted: {', '.join(get_args(Split))}")
+    split_dir = _category_dir(root, category) / split
+    if not split_dir.is_dir():
+        message = f"missing {split} folder {split_dir}: expected {split}/good with images inside it"
+        return [], [DatasetProblem(split_dir, message)]
+    if split == "test":
+        return _test_samples(root, category, split_dir, masks)
+    good = split_dir / NORMAL
+    images = image_files(good) if good.is_dir() else []
+    if not images:
+        message = f"empty train/good folder {good}: expected at least one normal training image"
+        return [], [DatasetProblem(good, message)]
+    return [Sample(path, "train", NORMAL, None) for path in images], []
+
+
+def list_samples(root: Path, category: str, split: Split, *, masks: MaskPolicy = "required") -> list[Sample]:
+    """Every image of one split, sorted by defect type then file name; with ``masks="required"`` every test defect
+    has its mask, with ``optional`` one without is image-level (``mask_path=None``)."""
+    samples, problems = _split_samples(Path(root), category, split, masks)
+    if problems:
+        raise DatasetError.from_problems(problems)
     return samples
 
 
-def _image_size(path: Path, *, upright: bool = False) -> tuple[int, int]:
-    """Width and height of a verified file; ``upright``: after its EXIF orientation (a PNG may decode to find it)."""
+def _orphan_masks(root: Path, category: str) -> list[DatasetProblem]:
+    truth = root / category / "ground_truth"
+    if not truth.is_dir():
+        return []
+    problems = []
+    for folder in subfolders(truth):
+        image_dir = root / category / "test" / folder.name
+        stems = {image.stem for image in image_files(image_dir)} if image_dir.is_dir() else set()
+        for mask in sorted(folder.glob(f"*{MASK_SUFFIX}")):
+            stem = mask.name.removesuffix(MASK_SUFFIX)
+            if stem not in stems:
+                message = f"mask {mask} has no test image: expected {image_dir / stem}.png"
+                problems.append(DatasetProblem(mask, message))
+    return problems
+
+
+def read_mvtec_category(
+    root: Path, category: str, masks: MaskPolicy = "required"
+) -> tuple[list[Sample], list[Sample], list[DatasetProblem]]:
+    """Train and test samples of one category and every problem of its layout and masks, files not decoded; a
+    missing category folder raises :class:`DatasetError`."""
+    root = Path(root)
+    train, train_problems = _split_samples(root, category, "train", masks)
+    test, test_problems = _split_samples(root, category, "test", masks)
+    return train, test, [*train_problems, *test_problems, *_orphan_masks(root, category)]
+
+
+@dataclass(frozen=True)
+class ImageScan:
+    """Every image decoded as a model will see it: the upright (width, height) of each readable one, and problems."""
+
+    sizes: dict[Path, tuple[int, int]]
+    problems: tuple[DatasetProblem, ...]
+
+
+def _mask_size(path: Path) -> tuple[int, int]:
+    """Width and height of a verified mask file."""
     try:
         with Image.open(path) as image:
             size = image.size
             image.verify()
-        if upright:
-            with Image.open(path) as image:
-                size = upright_size(image)
     except (OSError, SyntaxError, ValueError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
-        raise DatasetError(f"unreadable or corrupt image file {path}: expected a decodable image ({exc})") from exc
+        raise DatasetError(f"unreadable or corrupt mask file {path}: expected a decodable image ({exc})") from exc
     return size
 
 
-def _check_orphan_masks(root: Path, category: str) -> None:
-    truth = root / category / "ground_truth"
-    if not truth.is_dir():
-        return
-    for folder in sorted(path for path in truth.iterdir() if path.is_dir()):
-        image_dir = root / category / "test" / folder.name
-        stems = {image.stem for image in _images_in(image_dir)} if image_dir.is_dir() else set()
-        for mask in sorted(folder.glob(f"*{MASK_SUFFIX}")):
-            stem = mask.name.removesuffix(MASK_SUFFIX)
-            if stem not in stems:
-                raise DatasetError(f"mask {mask} has no test image: expected {image_dir / stem}.png")
+def _mask_problem(sample: Sample, size: tuple[int, int]) -> DatasetProblem | None:
+    mask = sample.mask_path
+    if mask is None:
+        return None
+    try:
+        mask_size = _mask_size(mask)
+    except DatasetError as exc:
+        return DatasetProblem(mask, str(exc))
+    if mask_size == size:
+        return None
+    message = (
+        f"mask {mask} is {mask_size[0]}x{mask_size[1]} px: expected {size[0]}x{size[1]} px like its image "
+        f"{sample.path} (as decoded, upright)"
+    )
+    return DatasetProblem(mask, message)
 
 
-def validate_category(root: Path, category: str) -> None:
-    """Check one category folder: layout, masks for every defect image and back, readable files, mask sizes
-    (against the upright image, as it is decoded)."""
-    root = Path(root)
-    samples = list_samples(root, category, "train") + list_samples(root, category, "test")
-    _check_orphan_masks(root, category)
+def scan_images(samples: Sequence[Sample], max_pixels: int | None = None) -> ImageScan:
+    """Decode every image by :func:`load_image`'s rules and check each mask against its upright image, so a file the
+    models cannot read is found before training; ``max_pixels`` defaults to the process settings' limit."""
+    limit = get_settings().max_image_pixels if max_pixels is None else max_pixels
+    sizes: dict[Path, tuple[int, int]] = {}
+    problems: list[DatasetProblem] = []
     for sample in samples:
-        size = _image_size(sample.path, upright=sample.mask_path is not None)
-        if sample.mask_path is None:
+        try:
+            loaded = load_image(sample.path, max_pixels=limit)
+        except ImageInputError as exc:
+            reason = str(exc).removeprefix(f"{sample.path.name}: ")
+            problems.append(DatasetProblem(sample.path, f"unreadable or corrupt image file {sample.path}: {reason}"))
             continue
-        mask_size = _image_size(sample.mask_path)
-        if mask_size != size:
-            raise DatasetError(
-                f"mask {sample.mask_path} is {mask_size[0]}x{mask_size[1]} px: expected {size[0]}x{size[1]} px "
-                f"like its image {sample.path}"
-            )
+        sizes[sample.path] = (loaded.width, loaded.height)
+        problem = _mask_problem(sample, sizes[sample.path])
+        if problem is not None:
+            problems.append(problem)
+    return ImageScan(sizes, tuple(problems))
+
+
+def validate_category(root: Path, category: str, masks: MaskPolicy = "required") -> None:
+    """Check one category folder: layout, masks for every defect image (when required) and back, every image
+    decodable, mask sizes (against the upright image, as it is decoded); raises with every problem found."""
+    train, test, problems = read_mvtec_category(root, category, masks)
+    problems += scan_images(train + test).problems
+    if problems:
+        raise DatasetError.from_problems(problems)
 
 
 def file_sha256(path: Path) -> str:
@@ -191,15 +286,20 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def files_fingerprint(base: Path, files: Iterable[Path]) -> str:
+    """Short sha256 over the path relative to ``base`` and the bytes of each file, in path order."""
+    digest = hashlib.sha256()
+    for path in sorted(files):
+        digest.update(path.relative_to(base).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:FINGERPRINT_CHARS]
+
+
 def category_fingerprint(root: Path, category: str) -> str:
     """Short sha256 over the relative path and bytes of every (non-hidden) file in a category folder."""
     category_dir = Path(root) / category
-    digest = hashlib.sha256()
-    files = sorted(path for path in category_dir.rglob("*") if path.is_file() and not path.name.startswith("."))
-    for path in files:
-        digest.update(path.relative_to(category_dir).as_posix().encode() + b"\0")
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:FINGERPRINT_CHARS]
+    files = [path for path in category_dir.rglob("*") if path.is_file() and not path.name.startswith(".")]
+    return files_fingerprint(category_dir, files)
 
 
 def combine_fingerprints(fingerprints: Mapping[str, str]) -> str:
@@ -216,9 +316,9 @@ def dataset_fingerprint(root: Path, categories: Iterable[str]) -> str:
 def _unique(categories: Sequence[str]) -> tuple[str, ...]:
     chosen = tuple(dict.fromkeys(categories))
     if not chosen:
-        raise DatasetError(f"no categories given; accepted: {', '.join(MVTEC_DEFECTS)}")
+        raise DatasetError("no categories given: expected at least one category name")
     for category in chosen:
-        check_category(category)
+        check_category_name(category)
     return chosen
 
 
@@ -258,17 +358,32 @@ def read_dataset_record(root: Path) -> DatasetRecord | None:
     return record
 
 
-def _present_categories(root: Path) -> tuple[str, ...]:
-    present = tuple(category for category in MVTEC_DEFECTS if (root / category).is_dir())
+def present_categories(root: Path) -> tuple[str, ...]:
+    """The category folders of an MVTec-layout root, sorted: safe names holding a ``train`` folder."""
+    present = tuple(
+        folder.name for folder in subfolders(root) if is_category_name(folder.name) and (folder / "train").is_dir()
+    )
     if not present:
-        raise DatasetError(f"{root} holds none of the category folders {', '.join(MVTEC_DEFECTS)}")
+        raise DatasetError(f"{root} holds no category folder: expected <category>/train/good inside it")
     return present
 
 
-def validate_mvtec_root(root: Path, categories: Sequence[str] | None = None) -> DatasetInfo:
-    """Validate a real MVTec-AD root (no ``dataset.json``) and name it ``mvtec_ad``.
+def mvtec_layout_name(categories: Iterable[str]) -> DatasetName:
+    """``mvtec_ad`` when every category is one of MVTec-AD's 15, else ``own``: own data in MVTec layout."""
+    return "mvtec_ad" if all(category in MVTEC_AD_CATEGORIES for category in categories) else "own"
 
-    ``categories=None`` takes every category of the taxonomy that has a folder in ``root``.
+
+def mvtec_layout_info(root: Path, categories: tuple[str, ...]) -> DatasetInfo:
+    """The :class:`DatasetInfo` of validated categories of an MVTec-layout root without ``dataset.json``."""
+    name = mvtec_layout_name(categories)
+    version = MVTEC_AD_VERSION if name == "mvtec_ad" else OWN_VERSION
+    return DatasetInfo(name, root, categories, dataset_fingerprint(root, categories), version)
+
+
+def validate_mvtec_root(root: Path, categories: Sequence[str] | None = None) -> DatasetInfo:
+    """Validate an MVTec-layout root without ``dataset.json``, named by :func:`mvtec_layout_name`.
+
+    ``categories=None`` takes every category folder of ``root``.
     """
     root = Path(root).resolve()
     _check_root(root)
@@ -276,10 +391,10 @@ def validate_mvtec_root(root: Path, categories: Sequence[str] | None = None) -> 
         raise DatasetError(
             f"{root} holds {DATASET_RECORD}, so it is generated data, not MVTec-AD; open it with open_dataset"
         )
-    chosen = _unique(_present_categories(root) if categories is None else categories)
+    chosen = _unique(present_categories(root) if categories is None else categories)
     for category in chosen:
         validate_category(root, category)
-    return DatasetInfo("mvtec_ad", root, chosen, dataset_fingerprint(root, chosen), MVTEC_AD_VERSION)
+    return mvtec_layout_info(root, chosen)
 
 
 def open_dataset(root: Path, categories: Sequence[str] | None = None) -> DatasetInfo:
@@ -312,4 +427,3 @@ def open_dataset(root: Path, categories: Sequence[str] | None = None) -> Dataset
                 f"{record_path} records {recorded[category]}; regenerate with `python -m services.cli synth`"
             )
     return DatasetInfo("synthetic", root, chosen, combine_fingerprints(fingerprints), record.version)
-

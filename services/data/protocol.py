@@ -23,6 +23,7 @@ from PIL import Image
 from torchvision.transforms.v2.functional import to_dtype, to_image
 from torchvision.tv_tensors import Mask
 
+from services.data.category_data import MIN_CALIBRATION_NORMALS, MIN_FIT_NORMALS, CategoryData
 from services.data.datasets import DatasetInfo, Sample, list_samples, read_mask
 from services.data.images import read_rgb
 from services.data.pseudo_anomalies import numbered_anomaly
@@ -84,21 +85,25 @@ def _write_pseudo_anomalies(normals: Sequence[Sample], out_dir: Path, seed: int)
     return samples
 
 
-def build_protocol(
+def build_protocol_for(
+    data: CategoryData,
     dataset: DatasetInfo,
-    category: str,
     settings: Settings,
     *,
     holdout_fraction: float = 0.2,
     seed: int = 0,
 ) -> EvaluationProtocol:
-    """Split a category; pseudo-anomalies are cached on disk per dataset fingerprint, category and seed."""
+    """Split a category read from any layout; pseudo-anomalies are cached on disk per dataset fingerprint, category
+    and seed."""
     if not 0.0 < holdout_fraction < 1.0:
         raise ValueError(f"holdout_fraction must be in (0, 1), got {holdout_fraction}")
-    train = list_samples(dataset.root, category, "train")
-    n_holdout = max(2, round(len(train) * holdout_fraction))
-    if len(train) - n_holdout < 2:
-        raise ValueError(f"{category}: {len(train)} training images are too few to hold out {n_holdout} for validation")
+    category, train = data.category, list(data.train)
+    n_holdout = max(MIN_CALIBRATION_NORMALS, round(len(train) * holdout_fraction))
+    if len(train) - n_holdout < MIN_FIT_NORMALS:
+        raise ValueError(
+            f"{category}: {len(train)} training images are too few to hold out {n_holdout} for validation "
+            f"and fit on {MIN_FIT_NORMALS}"
+        )
     order = np.random.default_rng(seed).permutation(len(train))
     held_out = [train[i] for i in sorted(order[:n_holdout])]
     kept = [train[i] for i in sorted(order[n_holdout:])]
@@ -108,10 +113,25 @@ def build_protocol(
         category=category,
         train=tuple(kept),
         validation=tuple(held_out + pseudo),
-        test=tuple(list_samples(dataset.root, category, "test")),
+        test=data.test,
         holdout_fraction=holdout_fraction,
         seed=seed,
     )
+
+
+def build_protocol(
+    dataset: DatasetInfo,
+    category: str,
+    settings: Settings,
+    *,
+    holdout_fraction: float = 0.2,
+    seed: int = 0,
+) -> EvaluationProtocol:
+    """Split a category of an MVTec-layout dataset (masks required), as :func:`build_protocol_for` does."""
+    train = tuple(list_samples(dataset.root, category, "train"))
+    test = tuple(list_samples(dataset.root, category, "test"))
+    data = CategoryData(category, "mvtec", train, test, ())
+    return build_protocol_for(data, dataset, settings, holdout_fraction=holdout_fraction, seed=seed)
 
 
 class SamplesDataset(AnomalibDataset):

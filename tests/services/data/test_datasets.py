@@ -7,7 +7,6 @@ import json
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
 from PIL import Image
 
@@ -23,12 +22,7 @@ from services.data.datasets import (
     validate_mvtec_root,
 )
 from tests.image_variants import HEIGHT, WIDTH, picture, write_variant
-
-
-def _png(path: Path, size: int = 8, value: int = 128, mode: str = "RGB") -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    channels = (size, size, 3) if mode == "RGB" else (size, size)
-    Image.fromarray(np.full(channels, value, np.uint8)).save(path)
+from tests.services.data.dataset_trees import write_image as _png
 
 
 def _mvtec(root: Path, category: str = "tile") -> Path:
@@ -150,11 +144,47 @@ def test_validation_names_what_is_wrong(mvtec_root: Path, kind: str, message: st
         validate_mvtec_root(_broken(mvtec_root, kind), ("tile",))
 
 
-def test_validation_rejects_unknown_category_and_missing_root(mvtec_root: Path, tmp_path: Path) -> None:
-    with pytest.raises(DatasetError, match="unknown category 'bottle'; accepted: tile, leather, grid"):
+def test_validation_rejects_missing_or_unsafe_category_and_missing_root(mvtec_root: Path, tmp_path: Path) -> None:
+    with pytest.raises(DatasetError, match=r"missing category folder .*bottle: expected bottle/train/good"):
         validate_mvtec_root(mvtec_root, ("bottle",))
+    with pytest.raises(DatasetError, match=r"unsafe category name '\.\./tile': a category name is 1 to 64 letters"):
+        validate_mvtec_root(mvtec_root, ("../tile",))
     with pytest.raises(DatasetError, match="is not a folder"):
         validate_mvtec_root(tmp_path / "nowhere", ("tile",))
+
+
+def test_validation_lists_every_problem_not_only_the_first(mvtec_root: Path) -> None:
+    _broken(_broken(mvtec_root, "test image without mask"), "corrupt image")
+    with pytest.raises(DatasetError) as caught:
+        validate_mvtec_root(mvtec_root, ("tile",))
+    assert [problem.path.name for problem in caught.value.problems] == ["000.png", "001.png"]
+    assert str(caught.value).startswith("2 problems:\n- test image ")
+    assert "unreadable or corrupt image file " in str(caught.value)
+
+
+def test_masks_can_be_optional_in_mvtec_layout(mvtec_root: Path) -> None:
+    """Relaxed, a defect image without its mask stays, at image level (``mask_path=None``); required, it is an error."""
+    _broken(mvtec_root, "test image without mask")
+    crack = list_samples(mvtec_root, "tile", "test", masks="optional")[0]
+    assert (crack.defect_type, crack.mask_path) == ("crack", None)
+    with pytest.raises(DatasetError, match="has no mask"):
+        list_samples(mvtec_root, "tile", "test")
+
+
+def test_own_category_in_mvtec_layout_takes_any_defect_folder_and_is_named_own(tmp_path: Path) -> None:
+    root = tmp_path / "own"
+    base = root / "pcb_connector"
+    for name in ("000", "001"):
+        _png(base / "train" / "good" / f"{name}.png")
+    for defect_type in ("solder_bridge", "missing_pin"):
+        _png(base / "test" / defect_type / "000.png", value=90)
+        _png(base / "ground_truth" / defect_type / "000_mask.png", value=255, mode="L")
+    info = validate_mvtec_root(root)
+    assert (info.name, info.categories, info.version) == ("own", ("pcb_connector",), "1")
+    assert [sample.defect_type for sample in list_samples(root, "pcb_connector", "test")] == [
+        "missing_pin",
+        "solder_bridge",
+    ]
 
 
 def test_masks_are_checked_against_the_upright_image(mvtec_root: Path) -> None:
@@ -214,10 +244,11 @@ def test_fingerprint_follows_content_not_location(mvtec_root: Path, tmp_path: Pa
 
 def test_categories_default_to_those_the_root_holds(tmp_path: Path, tiny_synthetic_root: Path) -> None:
     root = _mvtec(_mvtec(tmp_path / "mvtec", "grid"), "leather")
-    assert validate_mvtec_root(root).categories == ("leather", "grid")
+    (root / ".cache" / "train").mkdir(parents=True)
+    assert validate_mvtec_root(root).categories == ("grid", "leather")
     assert open_dataset(tiny_synthetic_root).categories == ("tile", "leather", "grid")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(DatasetError, match="holds none of the category folders tile, leather, grid"):
+    with pytest.raises(DatasetError, match=r"holds no category folder: expected <category>/train/good"):
         validate_mvtec_root(tmp_path / "empty")
 
 

@@ -1,0 +1,33 @@
+"""Dataset problems and the error that carries them: each problem names the file and the rule it breaks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class DatasetProblem:
+    """One thing wrong with a dataset: the file or folder concerned and a sentence naming it, the rule and the fix."""
+
+    path: Path
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class DatasetError(ValueError):
+    """A dataset folder does not have the expected layout or content; ``problems`` lists every one found."""
+
+    def __init__(self, message: str, problems: Sequence[DatasetProblem] = ()) -> None:
+        super().__init__(message)
+        self.problems = tuple(problems)
+
+    @classmethod
+    def from_problems(cls, problems: Sequence[DatasetProblem]) -> DatasetError:
+        """One error for every problem found, one per line when there are several."""
+        if len(problems) == 1:
+            return cls(problems[0].message, problems)
+        return cls(f"{len(problems)} problems:\n" + "\n".join(f"- {problem}" for problem in problems), problems)
