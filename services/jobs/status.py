@@ -105,13 +105,16 @@ def worker_alive(job_dir: Path, pid: int) -> bool:
         return False
     except PermissionError:
         pass
+    proc = Path(f"/proc/{pid}")
     if not Path("/proc/self").exists():
         return True
     try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
-        return str(job_dir) in cmdline.split("\0")
-    except OSError:
+        state = (proc / "stat").read_text().rpartition(")")[2].split()[0]
+        cmdline = (proc / "cmdline").read_bytes().decode(errors="replace")
+    except (OSError, IndexError):
         return False
+    # A process caught just after exec shows an empty command line for a moment; a zombie has exited.
+    return state not in ("Z", "X") and (not cmdline or str(job_dir) in cmdline.split("\0"))
 
 
 def observed_status(job_dir: Path, now: float | None = None) -> JobStatus:

@@ -76,7 +76,7 @@ def test_the_demo_build_starts_once_and_is_found_again(settings: Settings) -> No
 def test_the_benchmark_command_as_a_job_lands_one_complete_run(settings: Settings, tiny_synthetic_root: Path) -> None:
     argv = runner.cli_argv(
         "benchmark", "--dataset", "synthetic", "--root", str(tiny_synthetic_root),
-        "--models", "efficientad", "--categories", "tile", "--steps", "3", "--device", "cpu",
+        "--models", "efficientad", "--categories", "tile", "--steps", "3", "--teacher", "random", "--device", "cpu",
     )  # fmt: skip
     started = runner.start_job(settings, "benchmark", "Benchmark tile", argv)
     stages: set[str] = set()

@@ -27,7 +27,7 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    return Path(f"/proc/{pid}/cmdline").read_bytes() != b""  # a zombie has no command line
+    return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
 
 
 def test_a_job_runs_in_its_own_session_reports_progress_and_finishes(settings: Settings) -> None:
@@ -78,8 +78,8 @@ def test_a_worker_killed_without_finishing_reads_as_failed_not_running(settings:
     wait_for(settings, started.id, lambda job: job.stage.startswith("step one"))
     os.killpg(started.pid, signal.SIGKILL)  # as an out-of-memory kill or a reboot would: nobody writes the status
     folder = runner.jobs_root(settings) / started.id
+    job = wait_for(settings, started.id, lambda job: not job.active, timeout_s=10)
     assert read_status(folder).state == "running"
-    (job,) = runner.list_jobs(settings)
     assert job.state == "failed" and f"worker process ({started.pid})" in job.error
     assert not worker_alive(folder, started.pid)
 

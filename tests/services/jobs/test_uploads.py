@@ -21,7 +21,7 @@ def settings(tmp_path: Path) -> Settings:
 
 def _zip(entries: dict[str, bytes], links: tuple[str, ...] = ()) -> bytes:
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for name, data in entries.items():
             archive.writestr(name, data)
         for name in links:
