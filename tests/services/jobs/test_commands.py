@@ -86,3 +86,25 @@ def test_the_benchmark_command_as_a_job_lands_one_complete_run(settings: Setting
     (run,) = list_runs(settings)
     assert (run.record.model, run.record.category) == ("efficientad", "tile")
     assert partial_folders(settings) == []
+
+
+def test_demo_background_starts_one_build_and_returns_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    from services.cli.commands import main
+    from services.settings import get_settings
+
+    monkeypatch.setenv("ANOMALYLENS_REGISTRY", str(tmp_path / "models"))
+    monkeypatch.setenv("ANOMALYLENS_DATA_ROOT", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    try:
+        assert main(["demo", "--background"]) == 0
+        assert main(["demo", "--background"]) == 0
+        (job,) = runner.list_jobs(get_settings())
+        printed = capsys.readouterr().out.splitlines()
+        assert printed == [f"building the demo registry in the background: job {job.id} "
+                           f"(status in {tmp_path / 'models' / 'jobs' / job.id})"] * 2  # fmt: skip
+        assert job.kind == commands.DEMO_KIND and job.active
+        assert runner.cancel_job(get_settings(), job.id).state == "cancelled"
+    finally:
+        get_settings.cache_clear()
