@@ -17,7 +17,7 @@ FOLDER, ZIP = "folder", "zip"
 SOURCE_LABELS = {FOLDER: "A folder on the server", ZIP: "Upload a .zip of the images"}
 LAYOUT_LABELS = {
     "folder": "Folder: normal images, one folder per defect type, optional masks",
-    "mvtec": "MVTec-AD: <name>/train/good, <name>/test/<defect>, <name>/ground_truth",
+    "mvtec": "MVTec-AD: train/good, test/<defect>, ground_truth/<defect> (masks)",
 }
 
 
