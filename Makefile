@@ -14,9 +14,10 @@ $(STAMP): requirements.txt
 
 install: $(STAMP)
 
-## Build the demo registry if it is missing (synthetic data, both models, Qdrant index), then start the app.
+## Start the app at once; a missing demo registry (synthetic data, both models, Qdrant index) is built by a background
+## job whose progress the app shows, each product appearing as soon as its first run is done.
 run: install
-	$(PY) -m services.cli demo
+	$(PY) -m services.cli demo --background
 	$(PY) -m streamlit run app.py --server.headless true
 
 lint: install

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components.shared import app_shell, empty_registry, page_style, sidebar
+from components.shared import active_jobs, app_shell, empty_registry, page_style, sidebar
 from components.shared.page_guard import guarded
 
 PAGES = [
@@ -12,14 +12,20 @@ PAGES = [
     st.Page("pages/compare.py", title="Compare", icon=":material/bar_chart:", url_path="compare"),
     st.Page("pages/library.py", title="Defect library", icon=":material/photo_library:", url_path="library"),
     st.Page("pages/models.py", title="Models", icon=":material/model_training:", url_path="models"),
+    st.Page("pages/train.py", title="Train", icon=":material/rocket_launch:", url_path="train"),
 ]
+WITHOUT_RUNS = {"train"}
+"""Pages that work on an empty registry (the others show how to build one)."""
 
 with app_shell.app_run():
     st.set_page_config(page_title="AnomalyLens", page_icon=":material/troubleshoot:", layout="wide")
     page = st.navigation(PAGES)
     page_style.render()
     with guarded(page.title):
-        if sidebar.render() is None:
-            empty_registry.render()
-        else:
+        if sidebar.render() is not None:
+            active_jobs.render()
             page.run()
+        elif page.url_path in WITHOUT_RUNS:
+            page.run()
+        else:
+            empty_registry.render()

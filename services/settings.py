@@ -56,12 +56,16 @@ class Settings:
     max_image_pixels: int = 50_000_000
     allow_downloads: bool = False
     weights_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "models" / "weights")
+    max_upload_files: int = 20_000
+    max_upload_mb: int = 4096
 
     def __post_init__(self) -> None:
         if self.device not in DEVICES:
             raise SettingsError(f"{PREFIX}DEVICE={self.device!r} is not one of {', '.join(DEVICES)}")
         if self.max_image_pixels <= 0:
             raise SettingsError(f"{PREFIX}MAX_IMAGE_PIXELS must be positive, got {self.max_image_pixels}")
+        if self.max_upload_files <= 0 or self.max_upload_mb <= 0:
+            raise SettingsError(f"{PREFIX}MAX_UPLOAD_FILES and {PREFIX}MAX_UPLOAD_MB must be positive")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -78,6 +82,8 @@ class Settings:
             "MAX_IMAGE_PIXELS": ("max_image_pixels", lambda v: _int("MAX_IMAGE_PIXELS", v)),
             "ALLOW_DOWNLOADS": ("allow_downloads", lambda v: _bool("ALLOW_DOWNLOADS", v)),
             "WEIGHTS_DIR": ("weights_dir", _path),
+            "MAX_UPLOAD_FILES": ("max_upload_files", lambda v: _int("MAX_UPLOAD_FILES", v)),
+            "MAX_UPLOAD_MB": ("max_upload_mb", lambda v: _int("MAX_UPLOAD_MB", v)),
         }
         for suffix, (attr, read) in readers.items():
             raw = env.get(PREFIX + suffix)
@@ -86,6 +92,22 @@ class Settings:
         if "weights_dir" not in values and "registry_dir" in values:
             values["weights_dir"] = Path(values["registry_dir"]) / "weights"  # type: ignore[arg-type]
         return cls(**values)  # type: ignore[arg-type]
+
+    def to_env(self) -> dict[str, str]:
+        """The ``ANOMALYLENS_*`` variables that rebuild these settings in a child process (background jobs)."""
+        return {
+            PREFIX + "DATA_ROOT": str(self.data_root),
+            PREFIX + "REGISTRY": str(self.registry_dir),
+            PREFIX + "WEIGHTS_DIR": str(self.weights_dir),
+            PREFIX + "DEVICE": self.device,
+            PREFIX + "QDRANT_URL": self.qdrant_url,
+            PREFIX + "QDRANT_API_KEY": self.qdrant_api_key,
+            PREFIX + "SEED": str(self.seed),
+            PREFIX + "MAX_IMAGE_PIXELS": str(self.max_image_pixels),
+            PREFIX + "ALLOW_DOWNLOADS": "1" if self.allow_downloads else "0",
+            PREFIX + "MAX_UPLOAD_FILES": str(self.max_upload_files),
+            PREFIX + "MAX_UPLOAD_MB": str(self.max_upload_mb),
+        }
 
     @property
     def qdrant_path(self) -> Path:

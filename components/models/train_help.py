@@ -33,6 +33,9 @@ COMMANDS = (
 def render() -> None:
     """Each command with what it does; the registry folder it writes to."""
     st.subheader("Train or add a run")
+    st.page_link(
+        "pages/train.py", label="Train a product in the background from the Train page", icon=":material/rocket_launch:"
+    )
     columns = st.columns(2, gap="medium")
     for index, (text, command) in enumerate(COMMANDS):
         with columns[index % 2]:

@@ -14,11 +14,12 @@ import streamlit as st
 
 from services.data.images import LoadedImage, load_image
 from services.inference.detector import Detector, Prediction
+from services.jobs.commands import demo_build
 from services.registry.runs import Run, load_run
 from services.settings import get_settings
 from services.similarity.cases import CaseLibrary
 from services.similarity.crop_embedder import Embedder
-from services.similarity.store import SimilarityStore, StoreTarget, open_store
+from services.similarity.store import SimilarityStore, StoreTarget, StoreUnavailableError, open_store
 
 PREDICTIONS_KEY = "_predictions"
 DECODED_KEY = "_decoded"
@@ -54,7 +55,16 @@ def _store(store_key: str) -> SimilarityStore:
 
 
 def store() -> SimilarityStore:
-    """The Qdrant store of the current settings; raises ``StoreUnavailableError`` (never cached) when unreachable."""
+    """The Qdrant store of the current settings; raises ``StoreUnavailableError`` (never cached) when unreachable.
+
+    While the demo build runs, the app leaves the embedded store to it: it writes the index at its end.
+    """
+    settings = get_settings()
+    build = demo_build(settings)
+    if not settings.qdrant_url and build is not None and build.active:
+        raise StoreUnavailableError(
+            "the similar-defect index is being built by the demo build in the background; it opens when the build ends"
+        )
     return _store(_store_key())
 
 

@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from services.data.datasets import DATASET_RECORD, open_dataset
 from services.data.synthetic import SynthConfig, generate_dataset
+from services.jobs import progress as job_progress
 from services.modeling.factory import profile_config
 from services.modeling.model_config import concrete
 from services.modeling.model_table import model_spec
@@ -54,11 +55,17 @@ def run_benchmark_command(args: argparse.Namespace, settings: Settings) -> int:
     with Progress(*columns, console=console, transient=False) as bar:
         task = bar.add_task("starting", total=total)
 
+        done = 0
+
         def on_stage(message: str) -> None:
             bar.update(task, description=message)
+            job_progress.emit(done / total, message)
 
         def on_run_done(run: Run) -> None:
+            nonlocal done
+            done += 1
             bar.advance(task)
+            job_progress.emit(done / total, f"{run.record.model}/{run.record.category} done")
             metrics = run.record.metrics
             bar.console.print(
                 f"  {run.record.model:<11} {run.record.category:<8} image AUROC {metrics['image_auroc']:.3f}  "

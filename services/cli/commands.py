@@ -118,12 +118,27 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "demo", help="build whatever is missing of the demo registry (synthetic, every model, index)"
     )
+    parser.add_argument(
+        "--background",
+        action="store_true",
+        help="start the build as a background job (one at a time) and return at once; the app shows its progress",
+    )
     parser.set_defaults(handler=_run_demo)
 
 
 def _run_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from services.cli.demo import build_demo
+    from services.cli.demo import build_demo, demo_status
 
+    if args.background:
+        from services.jobs.commands import start_demo_build
+        from services.jobs.runner import jobs_root
+
+        if demo_status(settings).complete:
+            print(f"demo registry complete in {settings.registry_dir}")
+            return 0
+        job = start_demo_build(settings)
+        print(f"building the demo registry in the background: job {job.id} (status in {jobs_root(settings) / job.id})")
+        return 0
     status = build_demo(settings)
     return 0 if status.complete else 1
 

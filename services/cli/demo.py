@@ -5,15 +5,19 @@ Each step is skipped when its output already exists, so ``make run`` only pays f
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from services.jobs import progress as job_progress
 from services.modeling.model_table import MODEL_NAMES, model_spec
 from services.registry.runs import Run, latest_runs
 from services.settings import CATEGORIES, Settings
 
 DEMO_DATASET = "synthetic"
 DEMO_PROFILE = "demo"
+STORE_WAIT_S = 600.0
+STORE_RETRY_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,25 @@ def index_and_evaluate(runs: list[Run], settings: Settings, progress: Callable[[
         )
 
 
+def _wait_for_store(settings: Settings, progress: Callable[[str], None]) -> None:
+    """Open the similar-defect store, waiting while another process (an app opened earlier) holds the embedded one."""
+    from services.similarity.store import StoreUnavailableError, open_store
+
+    deadline = time.monotonic() + STORE_WAIT_S
+    while True:
+        try:
+            open_store(settings)
+            return
+        except StoreUnavailableError as exc:
+            if time.monotonic() > deadline:
+                raise ValueError(
+                    f"the runs are trained, but the similar-defect index was not written: {exc} Run "
+                    "`python -m services.cli demo` again once the store is free."
+                ) from exc
+            progress(f"waiting for the similar-defect store: {exc}")
+            time.sleep(STORE_RETRY_S)
+
+
 def build_demo(settings: Settings, progress: Callable[[str], None] = print) -> DemoStatus:
     """Create whatever part of the demo registry is missing, then return its status."""
     status = demo_status(settings)
@@ -76,13 +99,19 @@ def build_demo(settings: Settings, progress: Callable[[str], None] = print) -> D
     if (root / DATASET_RECORD).is_file():
         dataset = open_dataset(root, CATEGORIES)
     else:
+        job_progress.emit(0.0, "generating the synthetic dataset")
         progress(f"generating the synthetic dataset in {root}")
         dataset = generate_dataset(root, categories=CATEGORIES, config=SynthConfig(seed=settings.seed))
-    needs_teacher = any(model_spec(model).uses_teacher for model, _ in status.missing)
-    if needs_teacher and resolve_teacher(settings).kind == TeacherKind.RANDOM:
-        progress("distilling the EfficientAd teacher from the offline ImageNet backbone")
-        distill_teacher(settings)
-    for model, category in status.missing:
+    # Runs without a teacher first, so each product appears in the app as soon as its first run is done.
+    missing = sorted(status.missing, key=lambda pair: model_spec(pair[0]).uses_teacher)
+    steps = len(missing) + 1
+    for done, (model, category) in enumerate(missing):
+        if model_spec(model).uses_teacher and resolve_teacher(settings).kind == TeacherKind.RANDOM:
+            job_progress.emit(done / steps, "distilling the EfficientAd teacher")
+            progress("distilling the EfficientAd teacher from the offline ImageNet backbone")
+            distill_teacher(settings)
+        stage = f"training {model_spec(model).label} on {category} (run {done + 1} of {len(missing)})"
+        job_progress.emit(done / steps, stage)
         progress(f"training {model} on {category} ({len(status.missing)} runs missing)")
         run_benchmark(
             dataset,
@@ -93,6 +122,10 @@ def build_demo(settings: Settings, progress: Callable[[str], None] = print) -> D
             device=settings.resolved_device(),
             progress=progress,
         )
+    job_progress.emit(len(missing) / steps, "indexing defects for the similar-defect search")
+    _wait_for_store(settings, progress)
     status = demo_status(settings)
     index_and_evaluate(list(status.runs.values()), settings, progress)
-    return demo_status(settings)
+    status = demo_status(settings)
+    job_progress.emit(1.0, "done", result=f"demo registry: {len(status.runs)} runs in {settings.registry_dir}")
+    return status

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -17,7 +21,10 @@ CURVES = "curves.json"
 MAPS = "maps.npz"
 HEATMAPS = "heatmaps"
 MANIFEST = "manifest.json"
-NON_RUN_FOLDERS = ("weights", "penalty_images", "qdrant", "reports")
+JOBS = "jobs"
+NON_RUN_FOLDERS = ("weights", "penalty_images", "qdrant", "reports", JOBS)
+PARTIAL_MARK = ".partial-"
+"""A run folder being written is ``<run>.partial-<pid>``: never listed, moved into place only once complete."""
 EXPORT_CACHE = "openvino"
 
 ManifestStatus = Literal["ok", "modified", "missing-manifest"]
@@ -117,14 +124,74 @@ def load_run(path: Path) -> Run:
     return Run(path=path, record=RunMetrics.from_file(path / METRICS))
 
 
+def is_partial(path: Path) -> bool:
+    """Whether ``path`` is a run folder still being written (or left behind by a process that died)."""
+    return PARTIAL_MARK in path.name
+
+
+def _partial_pid(path: Path) -> int:
+    digits = path.name.rpartition(PARTIAL_MARK)[2].split("-")[0]
+    return int(digits) if digits.isdigit() else 0
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextmanager
+def partial_run(final: Path) -> Iterator[Path]:
+    """A fresh ``<run>.partial-<pid>`` sibling of ``final`` to write into; moved onto ``final`` when the block ends
+    without an error, removed when it raises, so the registry only ever shows a complete run or none."""
+    partial = final.with_name(f"{final.name}{PARTIAL_MARK}{os.getpid()}")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    try:
+        yield partial
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    if final.exists():
+        retired = final.with_name(f"{final.name}{PARTIAL_MARK}{os.getpid()}-replaced")
+        shutil.rmtree(retired, ignore_errors=True)
+        os.replace(final, retired)
+        os.replace(partial, final)
+        shutil.rmtree(retired, ignore_errors=True)
+    else:
+        os.replace(partial, final)
+
+
+def remove_stale_partials(settings: Settings) -> list[Path]:
+    """Delete the partial run folders whose writing process is gone; returns what was removed."""
+    root = settings.registry_dir
+    stale = [
+        path
+        for path in (root.glob(f"*/*/*/*{PARTIAL_MARK}*") if root.is_dir() else ())
+        if path.is_dir() and path.parts[len(root.parts)] not in NON_RUN_FOLDERS and not _pid_alive(_partial_pid(path))
+    ]
+    for path in stale:
+        shutil.rmtree(path, ignore_errors=True)
+    return stale
+
+
 def list_runs(settings: Settings, dataset: str | None = None) -> list[Run]:
-    """Every complete run in the registry, newest first."""
+    """Every complete run in the registry, newest first (partial folders being written are not runs)."""
     root = settings.registry_dir
     if not root.is_dir():
         return []
     runs = []
     for metrics_file in root.glob(f"{dataset or '*'}/*/*/*/{METRICS}"):
-        if metrics_file.parts[len(root.parts)] in NON_RUN_FOLDERS or not (metrics_file.parent / CHECKPOINT).is_file():
+        folder = metrics_file.parent
+        if metrics_file.parts[len(root.parts)] in NON_RUN_FOLDERS or is_partial(folder):
+            continue
+        if not (folder / CHECKPOINT).is_file():
             continue
         runs.append(Run(path=metrics_file.parent, record=RunMetrics.from_file(metrics_file)))
     return sorted(runs, key=lambda run: run.record.created_at, reverse=True)

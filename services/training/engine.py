@@ -168,12 +168,23 @@ def _versions() -> dict[str, str]:
 def train_and_evaluate(
     request: RunRequest, settings: Settings, protocol: EvaluationProtocol, progress: Progress = print
 ) -> Run:
-    """Fit on the protocol's train split, calibrate on validation, score the test split, write the run folder."""
+    """Fit on the protocol's train split, calibrate on validation, score the test split, write the run folder.
+
+    The run is written into a partial sibling folder and moved into place once complete: a complete run or nothing.
+    """
+    config = request.config
+    final = registry.run_dir(settings, request.dataset.name, config.model, request.category, config.run_name())
+    with registry.partial_run(final) as out:
+        _write_run(out, request, settings, protocol, progress)
+    return registry.load_run(final)
+
+
+def _write_run(
+    out: Path, request: RunRequest, settings: Settings, protocol: EvaluationProtocol, progress: Progress
+) -> None:
     _quiet_libraries()
     seed_everything(request.config.seed, workers=True, verbose=False)
     config = request.config
-    out = registry.run_dir(settings, request.dataset.name, config.model, request.category, config.run_name())
-    out.mkdir(parents=True, exist_ok=True)
     progress(f"{config.model}/{request.category}: building model")
     built = build_model(config, settings)
     model = built.module
@@ -228,7 +239,6 @@ def train_and_evaluate(
         f"{config.model}/{request.category}: image AUROC {metrics.image_auroc:.3f}, pixel AUROC "
         f"{metrics.pixel_auroc:.3f}, fit {fit_s:.0f} s"
     )
-    return registry.load_run(out)
 
 
 def run_benchmark(

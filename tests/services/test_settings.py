@@ -62,3 +62,24 @@ def test_auto_device_resolves_to_an_available_one() -> None:
     expected = "cuda" if torch.cuda.is_available() else "cpu"
     assert Settings.from_env({}).resolved_device() == expected
     assert Settings.from_env({"ANOMALYLENS_DEVICE": "cpu"}).resolved_device() == "cpu"
+
+
+def test_to_env_rebuilds_the_same_settings_in_a_child_process(tmp_path: Path) -> None:
+    settings = Settings(
+        data_root=tmp_path / "d",
+        registry_dir=tmp_path / "r",
+        weights_dir=tmp_path / "w",
+        device="cpu",
+        qdrant_url="http://127.0.0.1:6333",
+        seed=3,
+        allow_downloads=True,
+        max_upload_files=5,
+        max_upload_mb=7,
+    )
+    assert Settings.from_env(settings.to_env()) == settings
+
+
+@pytest.mark.parametrize("name", ["MAX_UPLOAD_FILES", "MAX_UPLOAD_MB"])
+def test_upload_limits_must_be_positive(name: str) -> None:
+    with pytest.raises(SettingsError, match=f"ANOMALYLENS_{name}"):
+        Settings.from_env({f"ANOMALYLENS_{name}": "0"})

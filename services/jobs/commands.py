@@ -1,0 +1,84 @@
+"""The jobs the app starts, as ``python -m services.cli`` command lines: training a product, building the demo."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from services.jobs.product_name import check_product_name
+from services.jobs.runner import cli_argv, list_jobs, start_exclusive, start_job
+from services.jobs.status import JobStatus
+from services.modeling.model_table import MODEL_NAMES, PROFILES
+from services.settings import Settings
+
+LAYOUTS = ("folder", "mvtec")
+TRAIN_KIND = "train"
+DEMO_KIND = "demo"
+
+
+@dataclass(frozen=True)
+class TrainRequest:
+    """A product to train: its images, its name, their layout, the models and the profile."""
+
+    data: Path
+    category: str
+    layout: str
+    models: tuple[str, ...]
+    profile: str
+
+    def problems(self) -> list[str]:
+        """Every reason the request cannot start, each naming the field and the rule; empty when it can."""
+        found = [] if self.data.is_dir() else [f"dataset folder {self.data} does not exist or is not a folder"]
+        return found + self.choice_problems()
+
+    def choice_problems(self) -> list[str]:
+        """The problems of the name, layout, models and profile (all but the dataset folder, e.g. before an upload)."""
+        found = []
+        try:
+            check_product_name(self.category)
+        except ValueError as exc:
+            found.append(str(exc))
+        if self.layout not in LAYOUTS:
+            found.append(f"layout {self.layout!r} is not one of {', '.join(LAYOUTS)}")
+        if not self.models:
+            found.append("choose at least one model")
+        found += [f"unknown model {m!r}; known: {', '.join(MODEL_NAMES)}" for m in self.models if m not in MODEL_NAMES]
+        if self.profile not in PROFILES:
+            found.append(f"profile {self.profile!r} is not one of {', '.join(PROFILES)}")
+        return found
+
+    def argv(self) -> list[str]:
+        """``python -m services.cli train --data … --category … --layout … --models … --profile …``."""
+        return cli_argv(
+            "train",
+            "--data",
+            str(self.data),
+            "--category",
+            self.category,
+            "--layout",
+            self.layout,
+            "--models",
+            *self.models,
+            "--profile",
+            self.profile,
+        )
+
+
+def start_training(settings: Settings, request: TrainRequest) -> JobStatus:
+    """Start training the product in the background; raises ValueError listing every problem of the request."""
+    problems = request.problems()
+    if problems:
+        raise ValueError("; ".join(problems))
+    details = {"category": request.category, "models": list(request.models), "profile": request.profile}
+    title = f"Train {request.category} ({', '.join(request.models)}, {request.profile} profile)"
+    return start_job(settings, TRAIN_KIND, title, request.argv(), {**details, "data": str(request.data)})
+
+
+def start_demo_build(settings: Settings) -> JobStatus:
+    """Build the demo registry in the background, or return the demo build already running (one at a time)."""
+    return start_exclusive(settings, DEMO_KIND, "Build the demo registry", cli_argv("demo"))
+
+
+def demo_build(settings: Settings) -> JobStatus | None:
+    """The newest demo build job, if any was started."""
+    return next(iter(list_jobs(settings, DEMO_KIND)), None)

@@ -1,0 +1,110 @@
+"""The jobs the app starts: a training request checked before it starts, the demo build, real commands as jobs."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from services.jobs import commands, runner
+from services.jobs.product_name import check_product_name
+from services.registry.runs import list_runs
+from services.settings import Settings
+from tests.services.jobs.fake_jobs import partial_folders, wait_for
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_root=tmp_path / "data", registry_dir=tmp_path / "models", weights_dir=tmp_path / "w")
+
+
+@pytest.mark.parametrize("name", ["pcb_connector", "Part-7", "a", "x" * 64])
+def test_safe_product_names_pass(name: str) -> None:
+    assert check_product_name(name) == name
+
+
+@pytest.mark.parametrize("name", ["", "../grid", "a/b", "pcb connector", "-lead", "_x", "..", "x" * 65, "é"])
+def test_unsafe_product_names_are_refused_with_the_rule(name: str) -> None:
+    with pytest.raises(ValueError, match="letters, digits, '-' or '_'"):
+        check_product_name(name)
+
+
+def test_a_request_lists_every_problem_naming_field_and_rule(tmp_path: Path) -> None:
+    request = commands.TrainRequest(
+        data=tmp_path / "missing", category="a/b", layout="coco", models=("patchcore", "resnet"), profile="fast"
+    )
+    problems = request.problems()
+    assert problems[0] == f"dataset folder {tmp_path / 'missing'} does not exist or is not a folder"
+    assert problems[1].startswith("product name 'a/b' is not accepted")
+    assert problems[2:] == [
+        "layout 'coco' is not one of folder, mvtec",
+        "unknown model 'resnet'; known: patchcore, efficientad",
+        "profile 'fast' is not one of demo, full",
+    ]
+    assert request.choice_problems() == problems[1:]
+
+
+def test_a_valid_request_becomes_the_train_command(tmp_path: Path) -> None:
+    request = commands.TrainRequest(
+        data=tmp_path, category="pcb", layout="folder", models=("patchcore", "efficientad"), profile="demo"
+    )
+    assert request.problems() == []
+    assert request.argv() == [
+        sys.executable, "-m", "services.cli", "train", "--data", str(tmp_path), "--category", "pcb",
+        "--layout", "folder", "--models", "patchcore", "efficientad", "--profile", "demo",
+    ]  # fmt: skip
+
+
+def test_start_training_refuses_a_bad_request_before_any_job(settings: Settings, tmp_path: Path) -> None:
+    request = commands.TrainRequest(data=tmp_path, category="pcb", layout="folder", models=(), profile="demo")
+    with pytest.raises(ValueError, match="choose at least one model"):
+        commands.start_training(settings, request)
+    assert runner.list_jobs(settings) == []
+
+
+def test_the_demo_build_starts_once_and_is_found_again(settings: Settings) -> None:
+    first = commands.start_demo_build(settings)
+    assert commands.start_demo_build(settings).id == first.id
+    assert first.argv == [sys.executable, "-m", "services.cli", "demo"] and first.kind == commands.DEMO_KIND
+    assert commands.demo_build(settings).id == first.id
+    assert runner.cancel_job(settings, first.id).state == "cancelled"
+    assert commands.demo_build(settings).state == "cancelled"
+
+
+@pytest.mark.slow
+def test_the_benchmark_command_as_a_job_lands_one_complete_run(settings: Settings, tiny_synthetic_root: Path) -> None:
+    argv = runner.cli_argv(
+        "benchmark", "--dataset", "synthetic", "--root", str(tiny_synthetic_root),
+        "--models", "efficientad", "--categories", "tile", "--steps", "3", "--teacher", "random", "--device", "cpu",
+    )  # fmt: skip
+    started = runner.start_job(settings, "benchmark", "Benchmark tile", argv)
+    stages: set[str] = set()
+    done = wait_for(settings, started.id, lambda job: stages.add(job.stage) or not job.active, timeout_s=600)
+    assert done.state == "succeeded", done.error
+    assert done.fraction == 1.0 and "efficientad/tile done" in stages
+    (run,) = list_runs(settings)
+    assert (run.record.model, run.record.category) == ("efficientad", "tile")
+    assert partial_folders(settings) == []
+
+
+def test_demo_background_starts_one_build_and_returns_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    from services.cli.commands import main
+    from services.settings import get_settings
+
+    monkeypatch.setenv("ANOMALYLENS_REGISTRY", str(tmp_path / "models"))
+    monkeypatch.setenv("ANOMALYLENS_DATA_ROOT", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    try:
+        assert main(["demo", "--background"]) == 0
+        assert main(["demo", "--background"]) == 0
+        (job,) = runner.list_jobs(get_settings())
+        printed = capsys.readouterr().out.splitlines()
+        assert printed == [f"building the demo registry in the background: job {job.id} "
+                           f"(status in {tmp_path / 'models' / 'jobs' / job.id})"] * 2  # fmt: skip
+        assert job.kind == commands.DEMO_KIND and job.active
+        assert runner.cancel_job(get_settings(), job.id).state == "cancelled"
+    finally:
+        get_settings.cache_clear()
