@@ -10,8 +10,8 @@ import streamlit as st
 
 from components.shared.run_card import backbone_text, trained_text
 from components.shared.style import dataset_label, model_label
-from services.registry.runs import Run, list_runs, manifest_status
 from services.registry.artefacts import disk_size_bytes
+from services.registry.runs import Run, list_runs, manifest_status
 from services.settings import get_settings
 
 METRICS = (

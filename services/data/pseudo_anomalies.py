@@ -176,7 +176,6 @@ def synthesize_anomaly(
 
 def numbered_anomaly(image: np.ndarray, seed: int, index: int) -> tuple[np.ndarray, np.ndarray]:
     """The ``index``-th pseudo-anomalous copy of a seeded series, pasting from the bundled natural photos: how the
-    validation split (:mod:`services.data.protocol`) and the precision check (:mod:`services.inference.precision_check`) make
-    theirs, reproducibly."""
+    validation split and the precision check make theirs, reproducibly."""
     sources = [photo.rgb for photo in natural_photos()]
     return synthesize_anomaly(image, np.random.default_rng([seed, index]), sources)

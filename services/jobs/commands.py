@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.jobs.product_name import check_product_name
+from services.data.categories import check_category_name
 from services.jobs.runner import cli_argv, list_jobs, start_exclusive, start_job
 from services.jobs.status import JobStatus
 from services.modeling.model_table import MODEL_NAMES, PROFILES
@@ -35,7 +35,7 @@ class TrainRequest:
         """The problems of the name, layout, models and profile (all but the dataset folder, e.g. before an upload)."""
         found = []
         try:
-            check_product_name(self.category)
+            check_category_name(self.category)
         except ValueError as exc:
             found.append(str(exc))
         if self.layout not in LAYOUTS:

@@ -14,7 +14,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from services.jobs.product_name import check_product_name
+from services.data.categories import check_category_name
 from services.settings import Settings
 
 UPLOADS = "uploads"
@@ -38,7 +38,7 @@ class ExtractedUpload:
 
 def upload_folder(settings: Settings, name: str) -> Path:
     """``<data root>/uploads/<name>`` for a checked product name."""
-    return settings.data_root / UPLOADS / check_product_name(name)
+    return settings.data_root / UPLOADS / check_category_name(name)
 
 
 def _entry_path(info: zipfile.ZipInfo) -> PurePosixPath:

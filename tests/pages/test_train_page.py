@@ -41,7 +41,7 @@ def test_train_page_opens_on_an_empty_registry_and_checks_the_form(empty_env: Pa
     app.form_submit_button[0].click().run()
     errors = [error.value for error in app.error]
     assert errors[0] == "enter the path of the dataset folder on the server"
-    assert errors[1].startswith("product name 'a/b' is not accepted")
+    assert errors[1].startswith("unsafe category name 'a/b'")
     assert errors[2] == "choose at least one model"
     assert runner.list_jobs(get_settings()) == []
 

@@ -12,8 +12,8 @@ from PIL import Image
 
 from services.cli.commands import main
 from services.data.datasets import DATASET_RECORD, MVTEC_DEFECTS, DatasetError, list_samples, open_dataset
-from services.settings import CATEGORIES
 from services.data.synthetic import SYNTH_VERSION, SynthConfig, generate_dataset, render_sample, write_contact_sheet
+from services.settings import CATEGORIES
 
 TINY = SynthConfig.tiny()
 

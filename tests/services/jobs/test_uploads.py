@@ -80,7 +80,7 @@ def test_file_count_and_uncompressed_size_limits(settings: Settings) -> None:
 
 
 def test_a_bad_name_a_duplicate_and_a_non_zip_are_refused(settings: Settings) -> None:
-    with pytest.raises(ValueError, match=re.escape("product name '../x' is not accepted")):
+    with pytest.raises(ValueError, match=re.escape("unsafe category name '../x'")):
         extract_dataset_zip(settings, "../x", _zip({"a.jpg": b"x"}))
     with pytest.raises(UploadError, match=re.escape("not a readable .zip")):
         extract_dataset_zip(settings, "pcb", b"PNG but not a zip")
