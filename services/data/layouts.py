@@ -145,3 +145,17 @@ def open_category(
     if scan.problems:
         raise DatasetError.from_problems(scan.problems)
     return dataset_info(scan), scan.data
+
+
+def read_category(root: Path, category: str, *, layout: Layout, seed: int) -> CategoryData:
+    """The samples a run was trained and scored on, listed again without decoding (for pages and indexing): masks
+    optional, since a run that required them had them all; the same ``seed`` holds out the same normal test images."""
+    root = Path(root)
+    if layout == "folder":
+        data, problems = read_folder(root, category, masks="optional", seed=seed)
+    else:
+        data, problems = _read_mvtec(root, category, "optional")
+    if problems:
+        raise DatasetError.from_problems(problems)
+    return data
+

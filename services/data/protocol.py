@@ -23,7 +23,7 @@ from PIL import Image
 from torchvision.transforms.v2.functional import to_dtype, to_image
 from torchvision.tv_tensors import Mask
 
-from services.data.category_data import MIN_CALIBRATION_NORMALS, MIN_FIT_NORMALS, CategoryData
+from services.data.category_data import MIN_CALIBRATION_NORMALS, MIN_FIT_NORMALS, CategoryData, Layout
 from services.data.datasets import DatasetInfo, Sample, list_samples, read_mask
 from services.data.images import read_rgb
 from services.data.pseudo_anomalies import numbered_anomaly
@@ -44,6 +44,7 @@ class EvaluationProtocol:
     test: tuple[Sample, ...]
     holdout_fraction: float
     seed: int
+    layout: Layout = "mvtec"
 
     @property
     def validation_normals(self) -> tuple[Sample, ...]:
@@ -56,6 +57,7 @@ class EvaluationProtocol:
             "name": PROTOCOL_NAME,
             "holdout_fraction": self.holdout_fraction,
             "seed": self.seed,
+            "layout": self.layout,
             "n_train": len(self.train),
             "n_validation_normal": sum(not s.is_anomalous for s in self.validation),
             "n_validation_pseudo_anomalous": sum(s.is_anomalous for s in self.validation),
@@ -116,6 +118,7 @@ def build_protocol_for(
         test=data.test,
         holdout_fraction=holdout_fraction,
         seed=seed,
+        layout=data.layout,
     )
 
 

@@ -32,10 +32,10 @@ import numpy as np
 import torch
 from anomalib.models.components.base import AnomalibModule
 
-from services.data.datasets import list_samples
 from services.data.images import load_image
 from services.data.pseudo_anomalies import numbered_anomaly
 from services.modeling.scoring import ScoredBatch, rgb_inputs
+from services.registry.artefacts import run_samples
 from services.registry.runs import Run
 
 MAX_TRAINING_IMAGES = 8  # with their copies: 16 check images
@@ -56,7 +56,7 @@ def check_inputs(module: AnomalibModule, run: Run, max_pixels: int) -> torch.Ten
     """Pre-processed (N, 3, h, w): up to ``MAX_TRAINING_IMAGES`` training images, each followed by its copy."""
     record = run.record
     try:
-        samples = list_samples(Path(record.dataset_root), record.category, "train")
+        samples = run_samples(run, "train")
     except Exception as exc:  # a moved or missing dataset
         raise PrecisionCheckError(f"no training images to check on: {exc}") from exc
     if not samples:

@@ -11,7 +11,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.data.datasets import Sample, list_samples
+from services.data.category_data import Layout
+from services.data.datasets import Sample, Split
+from services.data.layouts import read_category
 from services.registry import runs as registry
 from services.registry.runs import Run
 from services.settings import Settings
@@ -60,17 +62,36 @@ def read_curves(run: Run) -> dict[str, CurvePoints]:
     return {name: CurvePoints(x=tuple(curve["x"]), y=tuple(curve["y"])) for name, curve in stored.items()}
 
 
+def run_layout(run: Run) -> Layout:
+    """The layout the run's dataset was read in (runs from before layouts were recorded are MVTec layout)."""
+    return run.record.protocol.get("layout", "mvtec")
+
+
 def dataset_root(run: Run, settings: Settings) -> Path:
     """Where the run's dataset is now: the recorded root, else ``<data root>/<dataset>`` when it has moved."""
     recorded = Path(run.record.dataset_root)
-    if run.record.dataset_root and (recorded / run.record.category).is_dir():
+    present = recorded if run_layout(run) == "folder" else recorded / run.record.category
+    if run.record.dataset_root and present.is_dir():
         return recorded
     return settings.data_root / run.record.dataset
 
 
+def run_samples(run: Run, split: Split, root: Path | None = None) -> list[Sample]:
+    """The run's train or test images, listed again from its dataset at ``root`` (default: the recorded root) with
+    the run's layout and seed; raises ``DatasetError`` when the dataset is not on disk."""
+    record = run.record
+    data = read_category(
+        root or Path(record.dataset_root),
+        record.category,
+        layout=run_layout(run),
+        seed=int(record.protocol.get("seed", 0)),
+    )
+    return list(data.train if split == "train" else data.test)
+
+
 def scored_samples(run: Run, settings: Settings) -> list[Sample]:
     """The test images the run was scored on (raises ``DatasetError`` when the dataset is not on disk)."""
-    return list_samples(dataset_root(run, settings), run.record.category, "test")
+    return run_samples(run, "test", dataset_root(run, settings))
 
 
 def disk_size_bytes(run: Run) -> int:

@@ -20,11 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
-from services.data.datasets import mask_path_for, read_mask
+from services.data.datasets import read_mask
 from services.data.images import read_rgb
 from services.postprocessing.regions import CALIBRATED_THRESHOLD, DefectRegion, extract_regions, region_mask
 from services.postprocessing.visualization import resize_map
 from services.registry import runs as registry
+from services.registry.artefacts import run_samples
 from services.registry.runs import Run
 from services.similarity.crop_embedder import Embedder
 from services.similarity.residual_embedder import region_embedder_for
@@ -47,11 +48,6 @@ class StoredMaps:
         """Read ``maps.npz``."""
         data = np.load(run.path / registry.MAPS)
         return cls(image_paths=[str(p) for p in data["image_paths"]], maps=data["maps"], scores=data["scores"])
-
-
-def defect_type_of(relative_path: str) -> str:
-    """``<category>/test/<defect>/<file>`` → ``<defect>``."""
-    return Path(relative_path).parts[-2]
 
 
 def regions_of(anomaly_map: np.ndarray) -> list[DefectRegion]:
@@ -81,22 +77,31 @@ def touches(region: DefectRegion, truth: np.ndarray) -> bool:
     return bool((region_mask(region, *truth.shape) & truth).any())
 
 
+def on_defect_flags(regions: list[DefectRegion], mask_path: Path | None) -> list[bool]:
+    """Which regions touch the image's ground-truth mask; without a mask, the highest-scoring region stands for the
+    defect (the image is known to be defective, only not where)."""
+    if mask_path is None:
+        peak = max(range(len(regions)), key=lambda i: regions[i].max_score, default=-1)
+        return [i == peak for i in range(len(regions))]
+    truth = read_mask(mask_path)
+    return [touches(region, truth) for region in regions]
+
+
 def defect_images(run: Run) -> list[DefectImage]:
     """The run's anomalous test images with their regions, in stored order."""
-    record = run.record
+    root = Path(run.record.dataset_root)
+    samples = {sample.path.relative_to(root).as_posix(): sample for sample in run_samples(run, "test", root)}
     stored = StoredMaps.of(run)
-    root = Path(record.dataset_root)
     images = []
     for relative, small_map, score in zip(stored.image_paths, stored.maps, stored.scores, strict=True):
-        defect = defect_type_of(relative)
-        if defect == "good":
+        sample = samples[Path(relative).as_posix()]
+        if not sample.is_anomalous:
             continue
-        rgb = read_rgb(root / relative)
+        rgb = read_rgb(sample.path)
         anomaly_map = resize_map(small_map.astype(np.float32), *rgb.shape[:2])
-        truth = read_mask(mask_path_for(root, record.category, defect, Path(relative)))
         regions = regions_of(anomaly_map)
-        on_defect = [touches(region, truth) for region in regions]
-        images.append(DefectImage(root / relative, defect, float(score), rgb, anomaly_map, regions, on_defect))
+        on_defect = on_defect_flags(regions, sample.mask_path)
+        images.append(DefectImage(sample.path, sample.defect_type, float(score), rgb, anomaly_map, regions, on_defect))
     return images
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 from qdrant_client import QdrantClient
 
 from services.registry import runs as registry
@@ -22,10 +23,10 @@ from services.similarity.index import (
     StoredMaps,
     average_precision,
     defect_images,
-    defect_type_of,
     embed_defect_images,
     evaluate_retrieval,
     index_run,
+    on_defect_flags,
     precision_at,
     record_retrieval,
     regions_of,
@@ -92,8 +93,17 @@ def test_only_regions_on_the_ground_truth_are_indexed(
         assert on_defect and item.payload.defect_type == image.defect_type
 
 
-def test_defect_type_comes_from_the_folder() -> None:
-    assert defect_type_of("tile/test/glue_strip/003.png") == "glue_strip"
+def test_without_a_mask_the_strongest_region_stands_for_the_defect(tmp_path: Path) -> None:
+    anomaly_map = np.zeros((20, 20), np.float32)
+    anomaly_map[2:6, 2:6] = 0.7  # region 2 (peak 0.7)
+    anomaly_map[12:16, 12:16] = 0.9  # region 1 (peak 0.9), the strongest
+    regions = regions_of(anomaly_map)
+    assert [region.max_score for region in regions] == pytest.approx([0.9, 0.7])
+    assert on_defect_flags(regions, None) == [True, False]
+    mask = np.zeros((20, 20), np.uint8)
+    mask[3, 3] = 255  # only the weaker region touches the ground truth
+    Image.fromarray(mask).save(tmp_path / "mask.png")
+    assert on_defect_flags(regions, tmp_path / "mask.png") == [False, True]
 
 
 def test_index_is_idempotent_and_searchable(
