@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import pickle
 import re
-import zipfile
 from dataclasses import asdict, dataclass
 from enum import Enum
 from pathlib import Path
@@ -114,7 +113,7 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
                 f"values ({str(exc).splitlines()[-1][:200]})"
             ) from exc
         raise _corrupt(path, exc) from exc
-    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as exc:
+    except Exception as exc:  # torch's unpickler meets garbage with any error (IndexError, KeyError, EOFError…)
         raise _corrupt(path, exc) from exc
     if not isinstance(checkpoint, dict) or not {"state_dict", "hyper_parameters"} <= checkpoint.keys():
         raise ModelImportError(
@@ -164,7 +163,7 @@ def read_torch_export(path: Path, trust: bool) -> dict[str, Any]:
         raise ModelImportError(f"{path.name} refused: {PICKLE_RULE}")
     try:
         exported = torch.load(path, map_location="cpu", weights_only=False)  # the user trusts it (--trust)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, zipfile.BadZipFile, AttributeError) as exc:
+    except Exception as exc:  # a broken pickle fails with any error
         raise _corrupt(path, exc) from exc
     module = exported.get("model") if isinstance(exported, dict) else None
     if not isinstance(module, AnomalibModule):

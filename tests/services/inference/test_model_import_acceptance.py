@@ -112,6 +112,7 @@ def _differences(run: Run, stock_fit: StockFit) -> list[float]:
     scored = {(stock_fit.dataset_root / row.image_path).resolve(): row.score for row in read_scores(run)}
     shared = scored.keys() & stock_fit.predicted.keys()
     assert len(shared) == len(stock_fit.predicted) > 4
+    assert len({round(score, 3) for score in stock_fit.predicted.values()}) > 2, "scores spread, not clamped"
     return [abs(scored[path] - stock_fit.predicted[path]) for path in shared]
 
 

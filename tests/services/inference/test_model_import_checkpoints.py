@@ -18,7 +18,7 @@ from services.inference.model_import import ImportRequest, import_run
 from services.registry.imports import ModelImportError
 from services.settings import Settings
 
-SIDE = 128
+SIDE = 256
 
 
 def _stock_checkpoint(module: AnomalibModule, path: Path) -> Path:
