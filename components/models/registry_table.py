@@ -11,7 +11,7 @@ import streamlit as st
 from components.shared.run_card import backbone_text, trained_text
 from components.shared.style import dataset_label, model_label
 from services.registry.artefacts import disk_size_bytes
-from services.registry.runs import Run, list_runs, manifest_status
+from services.registry.runs import Run, RunMetrics, list_runs, manifest_status
 from services.settings import get_settings
 
 METRICS = (
@@ -34,6 +34,15 @@ def _fingerprint(run: Run) -> tuple[tuple[str, int, int], ...]:
     return tuple((str(path), path.stat().st_size, path.stat().st_mtime_ns) for path in files)
 
 
+def source_text(record: RunMetrics) -> str:
+    """Where the run's model came from: trained here, or the imported file's format and sha256."""
+    source = record.source
+    if not source:
+        return "trained here"
+    made_with = f", anomalib {source['anomalib_version']}" if source.get("anomalib_version") else ""
+    return f"imported {source['format']} {source['file']} (sha256 {source['sha256'][:12]}{made_with})"
+
+
 def _row(run: Run) -> dict[str, object]:
     record = run.record
     metrics, thresholds = record.metrics, record.thresholds
@@ -49,6 +58,7 @@ def _row(run: Run) -> dict[str, object]:
         "Trained": trained_text(record),
         "Size (MB)": disk_size_bytes(run) / 1e6,
         "Run": record.run,
+        "Source": source_text(record),
     }
 
 
@@ -70,5 +80,6 @@ def render() -> None:
             ),
             "Size (MB)": number("MB", format="%.1f", width="small", help="Run folder size on disk"),
             "sha256": st.column_config.TextColumn("sha256", help="The run's files against its manifest.json"),
+            "Source": st.column_config.TextColumn("Source", help="Trained here, or imported from which file"),
         },
     )

@@ -250,6 +250,44 @@ def _run_datasets_check(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if report.usable else 2
 
 
+def _add_import_run(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "import-run",
+        help="import an anomalib model trained elsewhere (.ckpt, OpenVINO .xml + .bin, or a trusted torch .pt)",
+    )
+    parser.add_argument("file", help="Lightning .ckpt from Engine.fit, OpenVINO IR .xml (its .bin beside it), or .pt")
+    parser.add_argument("--category", required=True, help="product name: letters, digits, '-' and '_'")
+    parser.add_argument("--data", default=None, help="dataset root holding the category: its test split is scored")
+    parser.add_argument(
+        "--trust", action="store_true", help="read a torch .pt export, a pickle that can run code: trusted files only"
+    )
+    parser.add_argument("--model", choices=MODEL_NAMES, default=None, help="required for an IR; else found in the file")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None, help="default: ANOMALYLENS_DEVICE")
+    parser.set_defaults(handler=_run_import_run)
+
+
+def _run_import_run(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from services.inference.model_import import ImportRequest, import_run
+
+    if args.device:
+        settings = settings.with_overrides(device=args.device)
+    request = ImportRequest(
+        file=Path(args.file),
+        category=args.category,
+        data=Path(args.data) if args.data else None,
+        trust=args.trust,
+        model=args.model,
+        device=settings.resolved_device(),
+    )
+    run = import_run(request, settings)
+    metrics = ", ".join(f"{name} {value:.3f}" for name, value in run.record.metrics.items()) or "not scored (no --data)"
+    record = run.record
+    print(f"{record.model}/{record.category} run {record.run} from a {record.source['format']} file: {metrics}")
+    return 0
+
+
 BUILDERS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_synth,
     _add_benchmark,
@@ -258,6 +296,7 @@ BUILDERS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_index,
     _add_distill_teacher,
     _add_datasets,
+    _add_import_run,
 ]
 
 

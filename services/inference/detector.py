@@ -6,7 +6,8 @@ the stored map (:meth:`Prediction.at_threshold`), so a threshold slider never re
 
 Two backends run the model itself: torch (any device) and, on CPU, the run's OpenVINO IR
 (:mod:`services.inference.openvino_backend`). Both feed raw outputs through the same pre- and post-processing
-(:func:`services.modeling.scoring.score_inputs`), so a :class:`Prediction` means the same whichever ran.
+(:func:`services.modeling.scoring.score_inputs`), so a :class:`Prediction` means the same whichever ran. A run
+imported as an OpenVINO IR alone (:mod:`services.inference.imported_ir`) runs on OpenVINO only.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from anomalib.data import InferenceBatch
 
 from services.data.images import LoadedImage, load_image
 from services.inference.backend_choice import BackendChoice
-from services.inference.openvino_backend import IrModel, cpu_computes_bf16, ensure_ir
+from services.inference.imported_ir import ImportedIr
+from services.inference.openvino_backend import IrExport, IrModel, cpu_computes_bf16, ensure_ir
 from services.inference.precision_check import BF16_TOLERANCE, FP16_TOLERANCE, PrecisionVerdict, Scorer, check_precision
 from services.modeling.factory import load_model
 from services.modeling.scoring import RawForward, ScoredBatch, model_inputs, rgb_inputs, score_inputs
@@ -86,8 +88,11 @@ class Detector:
         self.device = device or settings.resolved_device()
         if backend == "openvino" and self.device != "cpu":
             raise ValueError(f"the openvino backend runs on cpu only, not {self.device}; use backend torch or auto")
-        self.model = load_model(run.record.model, run.checkpoint, self.device)
-        self._forward, choice = self._choose_backend(backend)
+        if run.checkpoint.is_file():
+            self.model = load_model(run.record.model, run.checkpoint, self.device)
+            self._forward, choice = self._choose_backend(backend)
+        else:
+            self.model, self._forward, choice = self._imported_ir(backend)
         self.choice = self._choose_fp16(choice)
         self._dtype = torch.float16 if self.choice.precision == "fp16" else torch.float32
 
@@ -100,6 +105,19 @@ class Detector:
         """One seeded random 256 px image, pre-processed for the model: what ``auto`` times the backends on."""
         probe = torch.rand(1, 3, 256, 256, generator=torch.Generator().manual_seed(0))
         return model_inputs(self.model, probe)[0]
+
+    def _imported_ir(self, requested: str) -> tuple[ImportedIr, RawForward, BackendChoice]:
+        """A run holding only an imported OpenVINO IR: it runs on OpenVINO on CPU, in f32, or not at all."""
+        if requested == "torch" or self.device != "cpu":
+            raise ValueError(
+                f"run {self.run.path} holds only an imported OpenVINO IR ({self.run.ir.name}), no torch checkpoint: "
+                f"it runs with backend openvino or auto on cpu, not backend {requested} on {self.device}"
+            )
+        module = ImportedIr(self.run.ir)
+        ir = IrExport(xml=self.run.ir, exported=False, seconds=0.0)
+        only = "an imported IR, the only model this run holds"
+        choice = BackendChoice(requested, "openvino", "f32", self.device, ir=ir, reduced_unavailable=only)
+        return module, module.model, choice
 
     def _choose_backend(self, requested: str) -> tuple[RawForward, BackendChoice]:
         """The forward to run and why: torch where asked or off CPU, else the OpenVINO IR (f32, or bf16 where it

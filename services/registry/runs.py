@@ -15,6 +15,8 @@ from services.data.datasets import file_sha256
 from services.settings import Settings
 
 CHECKPOINT = "model.ckpt"
+IMPORTED_IR = "model.xml"
+"""An imported OpenVINO IR (its weights beside it, ``model.bin``): a run may hold it instead of a checkpoint."""
 METRICS = "metrics.json"
 PREDICTIONS = "predictions.csv"
 CURVES = "curves.json"
@@ -55,6 +57,8 @@ class RunMetrics:
     device: str
     dataset_root: str = ""
     retrieval: dict[str, float] = field(default_factory=dict)
+    source: dict[str, Any] = field(default_factory=dict)
+    """Where an imported model came from (``services.registry.imports.ImportSource``); empty for runs trained here."""
 
     def to_json(self) -> str:
         """Pretty JSON text."""
@@ -79,6 +83,15 @@ class Run:
     def checkpoint(self) -> Path:
         """The Lightning checkpoint."""
         return self.path / CHECKPOINT
+
+    @property
+    def ir(self) -> Path:
+        """The imported OpenVINO IR of a run without a checkpoint."""
+        return self.path / IMPORTED_IR
+
+
+def _has_model(path: Path) -> bool:
+    return (path / CHECKPOINT).is_file() or (path / IMPORTED_IR).is_file()
 
 
 def run_dir(settings: Settings, dataset: str, model: str, category: str, run: str) -> Path:
@@ -115,9 +128,9 @@ def manifest_status(path: Path) -> ManifestStatus:
 
 
 def load_run(path: Path) -> Run:
-    """A run from its folder; raises RegistryError when its checkpoint or record is missing."""
-    for required in (CHECKPOINT, METRICS):
-        if not (path / required).is_file():
+    """A run from its folder; raises RegistryError when its model (checkpoint or imported IR) or record is missing."""
+    for required, present in ((CHECKPOINT, _has_model(path)), (METRICS, (path / METRICS).is_file())):
+        if not present:
             raise RegistryError(
                 f"run folder {path} has no {required}: train it with `python -m services.cli benchmark`"
             )
@@ -189,9 +202,7 @@ def list_runs(settings: Settings, dataset: str | None = None) -> list[Run]:
     runs = []
     for metrics_file in root.glob(f"{dataset or '*'}/*/*/*/{METRICS}"):
         folder = metrics_file.parent
-        if metrics_file.parts[len(root.parts)] in NON_RUN_FOLDERS or is_partial(folder):
-            continue
-        if not (folder / CHECKPOINT).is_file():
+        if metrics_file.parts[len(root.parts)] in NON_RUN_FOLDERS or is_partial(folder) or not _has_model(folder):
             continue
         runs.append(Run(path=metrics_file.parent, record=RunMetrics.from_file(metrics_file)))
     return sorted(runs, key=lambda run: run.record.created_at, reverse=True)

@@ -88,7 +88,7 @@ class PatchcoreResidualEmbedder:
 
 def region_embedder_for(run: Run, images: Embedder) -> RegionEmbedder:
     """The run's region embedder: residuals in its own feature space where the model table says so (PatchCore), the
-    crop embedder otherwise."""
-    if model_spec(run.record.model).embedder == "residual":
+    crop embedder otherwise (and for a run imported as an OpenVINO IR, which has no feature space to read)."""
+    if model_spec(run.record.model).embedder == "residual" and run.checkpoint.is_file():
         return PatchcoreResidualEmbedder(run, images)
     return images

@@ -161,7 +161,16 @@ def _write_panels(folder: Path, scores: ScoredTestSet) -> None:
         Image.fromarray(image).save(folder / f"{sample.defect_type}_{sample.path.stem}.png", optimize=True)
 
 
-def _versions() -> dict[str, str]:
+def write_test_artefacts(out: Path, scores: ScoredTestSet, root: Path) -> None:
+    """A run's test results for the pages: per-image scores, ROC/PR curves, maps and a few heatmap panels."""
+    _write_predictions(out / registry.PREDICTIONS, scores, root)
+    (out / registry.CURVES).write_text(json.dumps({k: asdict(v) for k, v in image_curves(scores).items()}))
+    _write_maps(out / registry.MAPS, scores, root)
+    _write_panels(out / registry.HEATMAPS, scores)
+
+
+def library_versions() -> dict[str, str]:
+    """The versions of the libraries a run depends on, for its record."""
     return {name: version(name) for name in LIBRARIES}
 
 
@@ -207,10 +216,7 @@ def _write_run(
     metrics = compute_metrics(scores)
     thresholds = Thresholds.of(model)
     root = request.dataset.root
-    _write_predictions(out / registry.PREDICTIONS, scores, root)
-    (out / registry.CURVES).write_text(json.dumps({k: asdict(v) for k, v in image_curves(scores).items()}))
-    _write_maps(out / registry.MAPS, scores, root)
-    _write_panels(out / registry.HEATMAPS, scores)
+    write_test_artefacts(out, scores, root)
     record = RunMetrics(
         dataset=request.dataset.name,
         dataset_version=request.dataset.version,
@@ -228,7 +234,7 @@ def _write_run(
             "test_ms_per_image": round(test_ms, 3),
             "peak_rss_mb": round(memory.peak_mb),
         },
-        versions=_versions(),
+        versions=library_versions(),
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         device=request.device,
         dataset_root=str(request.dataset.root),
