@@ -7,8 +7,9 @@ import sys
 import warnings
 from collections.abc import Callable, Sequence
 
+from services.data.synthetic import SYNTHETIC_CATEGORIES
 from services.modeling.model_table import MODEL_NAMES, PROFILES
-from services.settings import CATEGORIES, Settings, SettingsError, get_settings
+from services.settings import Settings, SettingsError, get_settings
 
 TEACHER_CHOICES = ("official", "distilled", "random")
 """``services.modeling.efficientad.teacher.TeacherKind`` values, spelled out so that ``--help`` does not import
@@ -20,7 +21,7 @@ Handler = Callable[[argparse.Namespace, Settings], int]
 def _add_synth(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("synth", help="write the synthetic MVTec-layout dataset (tile, leather, grid)")
     parser.add_argument("--out", default=None, help="output root (default: <data root>/synthetic)")
-    parser.add_argument("--categories", nargs="+", default=list(CATEGORIES), choices=CATEGORIES)
+    parser.add_argument("--categories", nargs="+", default=list(SYNTHETIC_CATEGORIES), choices=SYNTHETIC_CATEGORIES)
     parser.add_argument("--size", type=int, default=None, help="image side in pixels")
     parser.add_argument("--seed", type=int, default=None, help="generator seed (default: ANOMALYLENS_SEED)")
     parser.add_argument(
@@ -50,7 +51,7 @@ def _add_benchmark(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--dataset", choices=("synthetic", "mvtec_ad"), default="synthetic")
     parser.add_argument("--root", default=None, help="dataset root (default: <data root>/<dataset>)")
     parser.add_argument("--models", nargs="+", default=list(MODEL_NAMES), choices=MODEL_NAMES)
-    parser.add_argument("--categories", nargs="+", default=list(CATEGORIES), choices=CATEGORIES)
+    parser.add_argument("--categories", nargs="+", default=list(SYNTHETIC_CATEGORIES), choices=SYNTHETIC_CATEGORIES)
     parser.add_argument("--profile", choices=PROFILES, default="demo")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None, help="default: ANOMALYLENS_DEVICE")
     parser.add_argument(
@@ -75,7 +76,7 @@ def _run_benchmark(args: argparse.Namespace, settings: Settings) -> int:
 def _add_report(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("report", help="print and write the results table (Markdown + CSV) from the registry")
     parser.add_argument("--dataset", choices=("synthetic", "mvtec_ad"), default="synthetic")
-    parser.add_argument("--categories", nargs="+", default=list(CATEGORIES), choices=CATEGORIES)
+    parser.add_argument("--categories", nargs="+", default=list(SYNTHETIC_CATEGORIES), choices=SYNTHETIC_CATEGORIES)
     parser.add_argument("--out", default=None, help="output folder (default: <registry>/reports/<dataset>)")
     parser.set_defaults(handler=_run_report)
 
@@ -135,7 +136,7 @@ def _add_index(sub: argparse._SubParsersAction) -> None:
     ):
         parser = sub.add_parser(name, help=text)
         parser.add_argument("--dataset", choices=("synthetic", "mvtec_ad"), default="synthetic")
-        parser.add_argument("--categories", nargs="+", default=list(CATEGORIES), choices=CATEGORIES)
+        parser.add_argument("--categories", nargs="+", default=list(SYNTHETIC_CATEGORIES), choices=SYNTHETIC_CATEGORIES)
         parser.add_argument("--models", nargs="+", default=list(MODEL_NAMES), choices=MODEL_NAMES)
         parser.set_defaults(handler=handler)
 

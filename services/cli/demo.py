@@ -8,9 +8,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from services.data.synthetic import SYNTHETIC_CATEGORIES
 from services.modeling.model_table import MODEL_NAMES, model_spec
 from services.registry.runs import Run, latest_runs
-from services.settings import CATEGORIES, Settings
+from services.settings import Settings
 
 DEMO_DATASET = "synthetic"
 DEMO_PROFILE = "demo"
@@ -34,7 +35,7 @@ def demo_status(settings: Settings) -> DemoStatus:
     """Read the registry (cheap: no model is loaded)."""
     latest = latest_runs(settings, DEMO_DATASET)
     runs = {(model, category): run for (_, model, category), run in latest.items()}
-    missing = tuple((m, c) for m in MODEL_NAMES for c in CATEGORIES if (m, c) not in runs)
+    missing = tuple((m, c) for m in MODEL_NAMES for c in SYNTHETIC_CATEGORIES if (m, c) not in runs)
     indexed = bool(runs) and all(run.record.retrieval for run in runs.values())
     return DemoStatus(runs=runs, missing=missing, indexed=indexed)
 
@@ -74,10 +75,10 @@ def build_demo(settings: Settings, progress: Callable[[str], None] = print) -> D
 
     root = settings.data_root / DEMO_DATASET
     if (root / DATASET_RECORD).is_file():
-        dataset = open_dataset(root, CATEGORIES)
+        dataset = open_dataset(root, SYNTHETIC_CATEGORIES)
     else:
         progress(f"generating the synthetic dataset in {root}")
-        dataset = generate_dataset(root, categories=CATEGORIES, config=SynthConfig(seed=settings.seed))
+        dataset = generate_dataset(root, categories=SYNTHETIC_CATEGORIES, config=SynthConfig(seed=settings.seed))
     needs_teacher = any(model_spec(model).uses_teacher for model, _ in status.missing)
     if needs_teacher and resolve_teacher(settings).kind == TeacherKind.RANDOM:
         progress("distilling the EfficientAd teacher from the offline ImageNet backbone")

@@ -1,7 +1,7 @@
 """A run's stored test results read back for display: per-image scores, image-level curves, test samples, disk size.
 
 Nothing here loads a model; everything comes from the files training wrote into the run folder (``predictions.csv``,
-``curves.json``) and from the dataset the run was scored on.
+``curves.json``) and from the dataset the run was scored on, whatever its layout.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.data.datasets import Sample, list_samples
+from services.data.datasets import DatasetError, Sample
 from services.registry import runs as registry
 from services.registry.runs import Run
 from services.settings import Settings
@@ -37,6 +37,9 @@ class ScoredImage:
     score: float
     """Normalised score; 0.5 is the calibrated threshold."""
     predicted_anomalous: bool
+    mask_path: str | None = None
+    """The ground-truth mask relative to the dataset root; ``""`` for none, ``None`` where the run predates the
+    column."""
 
 
 def read_scores(run: Run) -> list[ScoredImage]:
@@ -49,28 +52,59 @@ def read_scores(run: Run) -> list[ScoredImage]:
                 is_anomalous=row["gt_label"] == "1",
                 score=float(row["score"]),
                 predicted_anomalous=row["pred_label"] == "1",
+                mask_path=row.get("mask_path"),
             )
             for row in csv.DictReader(handle)
         ]
 
 
 def read_curves(run: Run) -> dict[str, CurvePoints]:
-    """The image-level ``roc`` and ``pr`` curves."""
+    """The image-level ``roc`` and ``pr`` curves; none where the test split lacks defective or normal images."""
     stored = json.loads((run.path / registry.CURVES).read_text())
     return {name: CurvePoints(x=tuple(curve["x"]), y=tuple(curve["y"])) for name, curve in stored.items()}
+
+
+def defect_types(run: Run) -> tuple[str, ...]:
+    """The defect types of the run's test images, sorted (none for a test split of normal images only)."""
+    return tuple(sorted({image.defect_type for image in read_scores(run) if image.is_anomalous}))
+
+
+def no_known_defects_reason(run: Run) -> str | None:
+    """Why the run has no known defect for the similar-defect library (regions confirmed by a ground-truth mask), or
+    ``None`` when it has defective test images with masks."""
+    defective = [image for image in read_scores(run) if image.is_anomalous]
+    if not defective:
+        return "its test split has no labelled defects"
+    if all(image.mask_path == "" for image in defective):
+        return "its defective test images have no ground-truth masks to confirm a region"
+    return None
 
 
 def dataset_root(run: Run, settings: Settings) -> Path:
     """Where the run's dataset is now: the recorded root, else ``<data root>/<dataset>`` when it has moved."""
     recorded = Path(run.record.dataset_root)
-    if run.record.dataset_root and (recorded / run.record.category).is_dir():
+    if run.record.dataset_root and recorded.is_dir():
         return recorded
     return settings.data_root / run.record.dataset
 
 
 def scored_samples(run: Run, settings: Settings) -> list[Sample]:
-    """The test images the run was scored on (raises ``DatasetError`` when the dataset is not on disk)."""
-    return list_samples(dataset_root(run, settings), run.record.category, "test")
+    """The test images the run was scored on, as ``predictions.csv`` lists them (raises ``DatasetError`` when one of
+    them is not on disk)."""
+    root = dataset_root(run, settings)
+    samples = [
+        Sample(
+            path=root / image.image_path,
+            split="test",
+            defect_type=image.defect_type,
+            mask_path=root / image.mask_path if image.mask_path else None,
+        )
+        for image in read_scores(run)
+    ]
+    missing = next((sample.path for sample in samples if not sample.path.is_file()), None)
+    if missing is not None:
+        raise DatasetError(f"test image {missing} of run {run.record.run} is not on disk")
+    return samples
 
 
 def disk_size_bytes(run: Run) -> int:

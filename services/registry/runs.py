@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from services.data.datasets import file_sha256
+from services.data.synthetic import SYNTHETIC_CATEGORIES
 from services.settings import Settings
 
 CHECKPOINT = "model.ckpt"
@@ -19,6 +22,7 @@ HEATMAPS = "heatmaps"
 MANIFEST = "manifest.json"
 NON_RUN_FOLDERS = ("weights", "penalty_images", "qdrant", "reports")
 EXPORT_CACHE = "openvino"
+NOT_AVAILABLE = "n/a"
 
 ManifestStatus = Literal["ok", "modified", "missing-manifest"]
 
@@ -48,6 +52,8 @@ class RunMetrics:
     device: str
     dataset_root: str = ""
     retrieval: dict[str, float] = field(default_factory=dict)
+    unavailable: dict[str, str] = field(default_factory=dict)
+    """Metric name → why it is ``NaN`` (the test split has no labelled defect, no mask, …)."""
 
     def to_json(self) -> str:
         """Pretty JSON text."""
@@ -72,6 +78,18 @@ class Run:
     def checkpoint(self) -> Path:
         """The Lightning checkpoint."""
         return self.path / CHECKPOINT
+
+
+def metric_text(value: float | None) -> str:
+    """A metric for display: three decimals, or ``n/a`` where it is not available (``NaN`` or absent)."""
+    return NOT_AVAILABLE if value is None or math.isnan(value) else f"{value:.3f}"
+
+
+def sorted_categories(categories: Iterable[str]) -> tuple[str, ...]:
+    """Category names once each: the synthetic demo's in its own order, then every other name alphabetically."""
+    names = set(categories)
+    known = [name for name in SYNTHETIC_CATEGORIES if name in names]
+    return (*known, *sorted(names - set(known)))
 
 
 def run_dir(settings: Settings, dataset: str, model: str, category: str, run: str) -> Path:

@@ -6,7 +6,8 @@ whose map stays under the threshold everywhere still gets one region: the connec
 
 The library holds known defects: the regions that touch the image's ground-truth defect mask, each with the image's
 defect type. A region that misses the mask is a false alarm on a defective part, not an example of its defect type,
-so it is counted (:attr:`IndexReport.off_defect_regions`) but not indexed. Retrieval figures
+so it is counted (:attr:`IndexReport.off_defect_regions`) but not indexed; nor are the regions of a defective image
+without a mask, which nothing confirms. Retrieval figures
 (:func:`evaluate_retrieval`) query each indexed region against the other images' regions; they also report
 precision@5 when every predicted region of the defective test images asks, false alarms included (labelled with
 their image's type), which is the figure of the earlier, all-regions library's protocol.
@@ -25,6 +26,7 @@ from services.data.images import read_rgb
 from services.postprocessing.regions import CALIBRATED_THRESHOLD, DefectRegion, extract_regions, region_mask
 from services.postprocessing.visualization import resize_map
 from services.registry import runs as registry
+from services.registry.artefacts import read_scores
 from services.registry.runs import Run
 from services.similarity.crop_embedder import Embedder
 from services.similarity.residual_embedder import region_embedder_for
@@ -86,6 +88,7 @@ def defect_images(run: Run) -> list[DefectImage]:
     record = run.record
     stored = StoredMaps.of(run)
     root = Path(record.dataset_root)
+    recorded_masks = {image.image_path: image.mask_path for image in read_scores(run)}
     images = []
     for relative, small_map, score in zip(stored.image_paths, stored.maps, stored.scores, strict=True):
         defect = defect_type_of(relative)
@@ -93,9 +96,11 @@ def defect_images(run: Run) -> list[DefectImage]:
             continue
         rgb = read_rgb(root / relative)
         anomaly_map = resize_map(small_map.astype(np.float32), *rgb.shape[:2])
-        truth = read_mask(mask_path_for(root, record.category, defect, Path(relative)))
+        mask = recorded_masks.get(relative)
+        mask_path = mask_path_for(root, record.category, defect, Path(relative)) if mask is None else root / mask
+        truth = read_mask(mask_path) if mask != "" else None
         regions = regions_of(anomaly_map)
-        on_defect = [touches(region, truth) for region in regions]
+        on_defect = [truth is not None and touches(region, truth) for region in regions]
         images.append(DefectImage(root / relative, defect, float(score), rgb, anomaly_map, regions, on_defect))
     return images
 
