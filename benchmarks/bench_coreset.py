@@ -158,11 +158,10 @@ def _spread(values: Sequence[float]) -> str:
 
 
 def parse_args(argv: Sequence[str] | None, settings: Settings) -> argparse.Namespace:
-    from services.data.synthetic import SynthConfig
-    from services.settings import CATEGORIES
+    from services.data.synthetic import SYNTHETIC_CATEGORIES, SynthConfig
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--category", default="tile", choices=CATEGORIES)
+    parser.add_argument("--category", default="tile", choices=SYNTHETIC_CATEGORIES)
     parser.add_argument("--ratios", type=float, nargs="+", default=[0.1, 0.01], help="coreset sampling ratios")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per method and ratio")
     parser.add_argument("--train-images", type=int, default=SynthConfig().n_train, help="synthetic training images")

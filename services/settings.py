@@ -15,7 +15,6 @@ from pathlib import Path
 PREFIX = "ANOMALYLENS_"
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEVICES = ("auto", "cpu", "cuda")
-CATEGORIES = ("tile", "leather", "grid")
 
 
 class SettingsError(ValueError):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -9,16 +11,23 @@ from components.shared.sidebar import Selection
 from components.shared.style import chart_config, model_colour, model_label, style_chart
 from services.modeling.model_table import MODEL_NAMES
 from services.registry.reference import METRIC_KEYS, REFERENCE_STUDY
-from services.registry.report import AVERAGE, COLUMNS, TableRow, reference_rows, results_rows
+from services.registry.report import AVERAGE, COLUMNS, TableRow, reference_rows, results_rows, unavailable_notes
+from services.registry.runs import NOT_AVAILABLE
+
+
+def _shown(value: float | None) -> float | None:
+    """A bar's height; no bar where the value is not reported or not available."""
+    return None if value is None or math.isnan(value) else value
 
 
 def build_figure(ours: list[TableRow], reference: list[TableRow], key: str, title: str) -> go.Figure:
-    """Bars per category (and the average): each model solid for ours, hatched for the reference study."""
+    """Bars per category (and the average): each model solid for ours, hatched for the reference study; no bar where a
+    value is not available."""
     figure = go.Figure()
     categories = list(dict.fromkeys(row.category for row in ours))
     for model in [model for model in MODEL_NAMES if any(row.model == model for row in ours)]:
         for rows, hatched, label in ((ours, False, "ours"), (reference, True, "reference study")):
-            values = {row.category: row.values.get(key) for row in rows if row.model == model}
+            values = {row.category: _shown(row.values.get(key)) for row in rows if row.model == model}
             if not any(values.get(category) is not None for category in categories):
                 continue
             figure.add_bar(
@@ -39,7 +48,8 @@ def build_figure(ours: list[TableRow], reference: list[TableRow], key: str, titl
 
 
 def render(selection: Selection) -> None:
-    """One chart per reference metric (Image/Pixel AUROC and F1), two per row, each with its PNG export."""
+    """One chart per reference metric (Image/Pixel AUROC and F1), two per row, each with its PNG export; a caption
+    says which values are not available and why."""
     categories = selection.categories
     ours = results_rows(list(selection.dataset_runs.values()), categories)
     study = [row for row in reference_rows(categories) if row.source == REFERENCE_STUDY]
@@ -50,3 +60,6 @@ def render(selection: Selection) -> None:
                 st.plotly_chart(
                     build_figure(ours, study, key, titles[key]), key=f"bars__{key}", config=chart_config(f"bars_{key}")
                 )
+    notes = unavailable_notes(ours)
+    if notes:
+        st.caption(f"No bar where a value is **{NOT_AVAILABLE}** (not available): " + " · ".join(notes))

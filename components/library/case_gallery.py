@@ -11,6 +11,8 @@ from components.library.library_filters import LibraryFilters
 from components.shared import resources
 from components.shared.sidebar import Selection
 from components.shared.style import model_heading, model_label, model_rgb
+from services.registry.artefacts import no_known_defects_reason
+from services.registry.runs import Run
 from services.similarity.cases import CaseLibrary
 from services.similarity.store import StoredItem, StoreUnavailableError
 
@@ -47,11 +49,18 @@ def entries(selection: Selection, filters: LibraryFilters) -> list[GalleryEntry]
     if not found:
         st.info(
             "No indexed case matches these filters. Runs are indexed by `python -m services.cli demo` or "
-            f"`python -m services.cli index --dataset {selection.dataset}`.",
+            f"`python -m services.cli index --dataset {selection.dataset}`.{_why_no_cases(runs)}",
             icon=":material/info:",
         )
         return None
     return found
+
+
+def _why_no_cases(runs: list[Run]) -> str:
+    """The runs that cannot hold a known defect, and why (empty when every run can)."""
+    reasons = [(run, no_known_defects_reason(run)) for run in runs]
+    lines = [f"{model_label(run.record.model)} · {run.record.category}: {reason}" for run, reason in reasons if reason]
+    return " No known defect to index in " + "; ".join(lines) + "." if lines else ""
 
 
 def _with_model_strip(image: np.ndarray, model: str) -> np.ndarray:

@@ -9,7 +9,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 from components.shared.sidebar import Selection, keep_valid
 from components.shared.style import model_label
-from services.data.datasets import MVTEC_DEFECTS
+from services.registry.artefacts import defect_types
 
 ALL = "all"
 
@@ -43,7 +43,8 @@ def render(selection: Selection) -> LibraryFilters:
         format_func=lambda m: "both" if m == ALL else model_label(m),
     )
     chosen_categories = categories if category == ALL else [category]
-    defects = sorted({defect for c in chosen_categories for defect in MVTEC_DEFECTS.get(c, ())})
+    runs = [run for (_, c), run in selection.dataset_runs.items() if c in chosen_categories]
+    defects = sorted({defect for run in runs for defect in defect_types(run)})
     defect = _picker(defect_column, "Defect type", [ALL, *defects], "library_defect")
     return LibraryFilters(
         categories=tuple(chosen_categories),

@@ -1,4 +1,5 @@
-"""Every run in the registry as one table: what it is, how well it did, its thresholds, size and integrity."""
+"""Every run in the registry as one table: what it is, how well it did, its thresholds, size and integrity; a metric
+its test split cannot define shows "n/a", with the reason in its own column."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ from pathlib import Path
 
 import pandas as pd
 import streamlit as st
+from pandas.io.formats.style import Styler
 
 from components.shared.run_card import backbone_text, trained_text
 from components.shared.style import dataset_label, model_label
 from services.registry.artefacts import disk_size_bytes
-from services.registry.runs import Run, RunMetrics, list_runs, manifest_status
+from services.registry.report import unavailable_text
+from services.registry.runs import NOT_AVAILABLE, Run, RunMetrics, list_runs, manifest_status
 from services.settings import get_settings
 
 METRICS = (
@@ -21,6 +24,7 @@ METRICS = (
     ("pixel_f1", "P-F1"),
 )
 STATUS_TEXT = {"ok": "ok", "modified": "MODIFIED", "missing-manifest": "no manifest"}
+NOT_AVAILABLE_COLUMN = "Not available"
 
 
 @st.cache_data(show_spinner="Checking run files…", max_entries=256)
@@ -53,13 +57,20 @@ def _row(run: Run) -> dict[str, object]:
         "sha256": STATUS_TEXT.get(_integrity(str(run.path), _fingerprint(run)), "?"),
         "Backbone": backbone_text(record),
         "Image size": record.config.get("image_size"),
-        **{title: metrics.get(key) for key, title in METRICS},
+        **{title: metrics.get(key, math.nan) for key, title in METRICS},
+        NOT_AVAILABLE_COLUMN: unavailable_text(record.unavailable),
         "Thresholds": f"{thresholds.get('image', math.nan):.4g} / {thresholds.get('pixel', math.nan):.4g}",
         "Trained": trained_text(record),
         "Size (MB)": disk_size_bytes(run) / 1e6,
         "Run": record.run,
         "Source": source_text(record),
     }
+
+
+def _styled(table: pd.DataFrame) -> Styler:
+    """Metrics with three decimals and ``n/a`` where not available, sizes with one."""
+    formats = {title: "{:.3f}" for _, title in METRICS}
+    return table.style.format({**formats, "Size (MB)": "{:.1f}"}, na_rep=NOT_AVAILABLE)
 
 
 def render() -> None:
@@ -69,7 +80,7 @@ def render() -> None:
     table = pd.DataFrame([_row(run) for run in list_runs(settings)])
     number = st.column_config.NumberColumn
     st.dataframe(
-        table,
+        _styled(table),
         hide_index=True,
         key="registry_table",
         column_config={
@@ -81,5 +92,8 @@ def render() -> None:
             "Size (MB)": number("MB", format="%.1f", width="small", help="Run folder size on disk"),
             "sha256": st.column_config.TextColumn("sha256", help="The run's files against its manifest.json"),
             "Source": st.column_config.TextColumn("Source", help="Trained here, or imported from which file"),
+            NOT_AVAILABLE_COLUMN: st.column_config.TextColumn(
+                NOT_AVAILABLE_COLUMN, help=f"Why a metric shows {NOT_AVAILABLE}: what the run's test split lacks"
+            ),
         },
     )

@@ -16,6 +16,7 @@ import streamlit as st
 
 from components.shared import resources
 from services.data.images import ImageInputError
+from services.registry.artefacts import no_known_defects_reason
 from services.registry.runs import Run
 from services.similarity.cases import CaseLibrary, CaseLookupError, CaseThumbnail, SimilarCases
 from services.similarity.store import SimilarityInputError, StoreUnavailableError
@@ -34,6 +35,13 @@ def _library(run: Run) -> CaseLibrary | None:
         return None
     if library.indexed_regions() == 0:
         record = run.record
+        reason = no_known_defects_reason(run)
+        if reason:
+            st.info(
+                f"No similar defects: run `{record.run}` has no known defect to compare with ({reason}).",
+                icon=":material/info:",
+            )
+            return None
         st.info(
             f"No similar defects yet: run `{record.run}` has not been indexed into Qdrant. Index it with "
             f"`python -m services.cli index --dataset {record.dataset} --models {record.model} "

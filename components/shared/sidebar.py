@@ -9,8 +9,8 @@ import streamlit as st
 from components.shared.run_card import render_run_card
 from components.shared.style import dataset_label, model_label
 from services.modeling.model_table import MODEL_NAMES
-from services.registry.runs import Run, latest_runs
-from services.settings import CATEGORIES, get_settings
+from services.registry.runs import Run, latest_runs, sorted_categories
+from services.settings import get_settings
 
 SELECTION_KEY = "_selection"
 BOTH = "both"
@@ -28,8 +28,8 @@ class Selection:
 
     @property
     def categories(self) -> tuple[str, ...]:
-        """The dataset's categories that have a run, in the taxonomy's order."""
-        return tuple(c for c in CATEGORIES if any(category == c for _, category in self.dataset_runs))
+        """The dataset's categories that have a run (:func:`sorted_categories` order)."""
+        return sorted_categories(category for _, category in self.dataset_runs)
 
     @property
     def models(self) -> tuple[str, ...]:
@@ -62,7 +62,7 @@ def render() -> Selection | None:
         keep_valid("dataset", datasets)
         dataset = st.selectbox("Dataset", datasets, format_func=dataset_label, key="dataset")
         dataset_runs = {(model, category): run for (name, model, category), run in latest.items() if name == dataset}
-        categories = [category for category in CATEGORIES if any(c == category for _, c in dataset_runs)]
+        categories = list(sorted_categories(category for _, category in dataset_runs))
         keep_valid("category", categories)
         category = st.selectbox("Category", categories, key="category")
         available = [model for model in MODEL_NAMES if (model, category) in dataset_runs]

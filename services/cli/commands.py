@@ -12,12 +12,15 @@ from services.data.categories import check_category_name
 from services.data.category_data import LAYOUTS
 from services.data.datasets import MaskPolicy
 from services.data.errors import DatasetError
+from services.data.synthetic import SYNTHETIC_CATEGORIES
 from services.modeling.model_table import MODEL_NAMES, PROFILES
-from services.settings import CATEGORIES, Settings, SettingsError, get_settings
+from services.settings import Settings, SettingsError, get_settings
 
 TEACHER_CHOICES = ("official", "distilled", "random")
 """``services.modeling.efficientad.teacher.TeacherKind`` values, spelled out so that ``--help`` does not import
 torch."""
+
+REGISTRY_DATASET_HELP = "the registry's dataset: synthetic, mvtec_ad, own (your folders) or imported"
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 
@@ -33,7 +36,7 @@ def category_name(value: str) -> str:
 def _add_synth(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("synth", help="write the synthetic MVTec-layout dataset (tile, leather, grid)")
     parser.add_argument("--out", default=None, help="output root (default: <data root>/synthetic)")
-    parser.add_argument("--categories", nargs="+", default=list(CATEGORIES), type=category_name)
+    parser.add_argument("--categories", nargs="+", default=list(SYNTHETIC_CATEGORIES), type=category_name)
     parser.add_argument("--size", type=int, default=None, help="image side in pixels")
     parser.add_argument("--seed", type=int, default=None, help="generator seed (default: ANOMALYLENS_SEED)")
     parser.add_argument(
@@ -63,7 +66,7 @@ def _add_benchmark(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--dataset", choices=("synthetic", "mvtec_ad"), default="synthetic")
     parser.add_argument("--root", default=None, help="dataset root (default: <data root>/<dataset>)")
     parser.add_argument("--models", nargs="+", default=list(MODEL_NAMES), choices=MODEL_NAMES)
-    parser.add_argument("--categories", nargs="+", default=list(CATEGORIES), type=category_name)
+    parser.add_argument("--categories", nargs="+", default=list(SYNTHETIC_CATEGORIES), type=category_name)
     parser.add_argument("--profile", choices=PROFILES, default="demo")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None, help="default: ANOMALYLENS_DEVICE")
     parser.add_argument(
@@ -87,8 +90,10 @@ def _run_benchmark(args: argparse.Namespace, settings: Settings) -> int:
 
 def _add_report(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("report", help="print and write the results table (Markdown + CSV) from the registry")
-    parser.add_argument("--dataset", choices=("synthetic", "mvtec_ad"), default="synthetic")
-    parser.add_argument("--categories", nargs="+", default=list(CATEGORIES), type=category_name)
+    parser.add_argument("--dataset", default="synthetic", help=REGISTRY_DATASET_HELP)
+    parser.add_argument(
+        "--categories", nargs="+", default=None, type=category_name, help="default: every category the runs hold"
+    )
     parser.add_argument("--out", default=None, help="output folder (default: <registry>/reports/<dataset>)")
     parser.set_defaults(handler=_run_report)
 
@@ -97,15 +102,15 @@ def _run_report(args: argparse.Namespace, settings: Settings) -> int:
     from pathlib import Path
 
     from services.registry.report import reference_rows, results_rows, to_markdown, write_report
-    from services.registry.runs import latest_runs
+    from services.registry.runs import latest_runs, sorted_categories
 
-    categories = tuple(args.categories)
     runs = list(latest_runs(settings, args.dataset).values())
     if not runs:
         print(
             f"no runs for dataset '{args.dataset}' in {settings.registry_dir}: run `python -m services.cli benchmark`"
         )
         return 1
+    categories = tuple(args.categories) if args.categories else sorted_categories(run.record.category for run in runs)
     rows = results_rows(runs, categories) + reference_rows(categories)
     print(to_markdown(rows))
     out = Path(args.out) if args.out else settings.registry_dir / "reports" / args.dataset
@@ -149,7 +154,7 @@ def _latest_for(args: argparse.Namespace, settings: Settings) -> list:
     runs = [
         run
         for (_, model, category), run in latest_runs(settings, args.dataset).items()
-        if category in args.categories and model in args.models
+        if (not args.categories or category in args.categories) and model in args.models
     ]
     if not runs:
         raise ValueError(f"no runs for dataset '{args.dataset}' in {settings.registry_dir}: run the benchmark first")
@@ -162,8 +167,10 @@ def _add_index(sub: argparse._SubParsersAction) -> None:
         ("eval-retrieval", _run_eval_retrieval, "leave-one-image-out defect-type retrieval per run (P@1, P@5, mAP)"),
     ):
         parser = sub.add_parser(name, help=text)
-        parser.add_argument("--dataset", choices=("synthetic", "mvtec_ad"), default="synthetic")
-        parser.add_argument("--categories", nargs="+", default=list(CATEGORIES), type=category_name)
+        parser.add_argument("--dataset", default="synthetic", help=REGISTRY_DATASET_HELP)
+        parser.add_argument(
+            "--categories", nargs="+", default=None, type=category_name, help="default: every category the runs hold"
+        )
         parser.add_argument("--models", nargs="+", default=list(MODEL_NAMES), choices=MODEL_NAMES)
         parser.set_defaults(handler=handler)
 

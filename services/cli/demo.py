@@ -9,10 +9,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from services.data.synthetic import SYNTHETIC_CATEGORIES
 from services.jobs import progress as job_progress
 from services.modeling.model_table import MODEL_NAMES, model_spec
 from services.registry.runs import Run, latest_runs
-from services.settings import CATEGORIES, Settings
+from services.settings import Settings
 
 DEMO_DATASET = "synthetic"
 DEMO_PROFILE = "demo"
@@ -38,7 +39,7 @@ def demo_status(settings: Settings) -> DemoStatus:
     """Read the registry (cheap: no model is loaded)."""
     latest = latest_runs(settings, DEMO_DATASET)
     runs = {(model, category): run for (_, model, category), run in latest.items()}
-    missing = tuple((m, c) for m in MODEL_NAMES for c in CATEGORIES if (m, c) not in runs)
+    missing = tuple((m, c) for m in MODEL_NAMES for c in SYNTHETIC_CATEGORIES if (m, c) not in runs)
     indexed = bool(runs) and all(run.record.retrieval for run in runs.values())
     return DemoStatus(runs=runs, missing=missing, indexed=indexed)
 
@@ -97,11 +98,11 @@ def build_demo(settings: Settings, progress: Callable[[str], None] = print) -> D
 
     root = settings.data_root / DEMO_DATASET
     if (root / DATASET_RECORD).is_file():
-        dataset = open_dataset(root, CATEGORIES)
+        dataset = open_dataset(root, SYNTHETIC_CATEGORIES)
     else:
         job_progress.emit(0.0, "generating the synthetic dataset")
         progress(f"generating the synthetic dataset in {root}")
-        dataset = generate_dataset(root, categories=CATEGORIES, config=SynthConfig(seed=settings.seed))
+        dataset = generate_dataset(root, categories=SYNTHETIC_CATEGORIES, config=SynthConfig(seed=settings.seed))
     # Runs without a teacher first, so each product appears in the app as soon as its first run is done.
     missing = sorted(status.missing, key=lambda pair: model_spec(pair[0]).uses_teacher)
     steps = len(missing) + 1

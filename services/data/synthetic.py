@@ -38,8 +38,9 @@ from services.data.datasets import (
     read_mask,
 )
 from services.data.images import read_rgb
-from services.settings import CATEGORIES
 
+SYNTHETIC_CATEGORIES = ("tile", "leather", "grid")
+"""The products the generator draws, in the reference study's order."""
 SYNTH_VERSION = "1"
 MIN_IMAGE_SIZE = 32
 REFERENCE_SIZE = 256
@@ -594,15 +595,16 @@ def _write_category(out_root: Path, category: str, config: SynthConfig) -> None:
 
 
 def generate_dataset(
-    out_root: Path, categories: Sequence[str] = CATEGORIES, config: SynthConfig | None = None
+    out_root: Path, categories: Sequence[str] = SYNTHETIC_CATEGORIES, config: SynthConfig | None = None
 ) -> DatasetInfo:
     """Write the synthetic dataset in MVTec-AD layout plus ``dataset.json``, and return it opened and checked."""
     config = config or SynthConfig()
     out_root = Path(out_root)
     chosen = tuple(dict.fromkeys(categories))
-    unknown = [category for category in chosen if category not in CATEGORIES]
+    unknown = [category for category in chosen if category not in SYNTHETIC_CATEGORIES]
     if not chosen or unknown:
-        raise DatasetError(f"cannot generate categories {list(categories)}; accepted: {', '.join(CATEGORIES)}")
+        accepted = ", ".join(SYNTHETIC_CATEGORIES)
+        raise DatasetError(f"cannot generate categories {list(categories)}; accepted: {accepted}")
     _prepare_out_root(out_root, chosen)
     fingerprints: dict[str, str] = {}
     for category in chosen:

@@ -1,7 +1,7 @@
 """A run's stored test results read back for display: per-image scores, image-level curves, test samples, disk size.
 
 Nothing here loads a model; everything comes from the files training wrote into the run folder (``predictions.csv``,
-``curves.json``) and from the dataset the run was scored on.
+``curves.json``) and from the dataset the run was scored on, whatever its layout.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from services.data.category_data import Layout
-from services.data.datasets import Sample, Split
+from services.data.datasets import DatasetError, Sample, Split
 from services.data.layouts import read_category
 from services.registry import runs as registry
 from services.registry.runs import Run
@@ -39,6 +39,9 @@ class ScoredImage:
     score: float
     """Normalised score; 0.5 is the calibrated threshold."""
     predicted_anomalous: bool
+    mask_path: str | None = None
+    """The ground-truth mask relative to the dataset root; ``""`` for none, ``None`` where the run predates the
+    column."""
 
 
 def read_scores(run: Run) -> list[ScoredImage]:
@@ -51,13 +54,14 @@ def read_scores(run: Run) -> list[ScoredImage]:
                 is_anomalous=row["gt_label"] == "1",
                 score=float(row["score"]),
                 predicted_anomalous=row["pred_label"] == "1",
+                mask_path=row.get("mask_path"),
             )
             for row in csv.DictReader(handle)
         ]
 
 
 def read_curves(run: Run) -> dict[str, CurvePoints]:
-    """The image-level ``roc`` and ``pr`` curves."""
+    """The image-level ``roc`` and ``pr`` curves; none where the test split lacks defective or normal images."""
     stored = json.loads((run.path / registry.CURVES).read_text())
     return {name: CurvePoints(x=tuple(curve["x"]), y=tuple(curve["y"])) for name, curve in stored.items()}
 
@@ -65,6 +69,22 @@ def read_curves(run: Run) -> dict[str, CurvePoints]:
 def run_layout(run: Run) -> Layout:
     """The layout the run's dataset was read in (runs from before layouts were recorded are MVTec layout)."""
     return run.record.protocol.get("layout", "mvtec")
+
+
+def defect_types(run: Run) -> tuple[str, ...]:
+    """The defect types of the run's test images, sorted (none for a test split of normal images only)."""
+    return tuple(sorted({image.defect_type for image in read_scores(run) if image.is_anomalous}))
+
+
+def no_known_defects_reason(run: Run) -> str | None:
+    """Why the run has no known defect for the similar-defect library (regions confirmed by a ground-truth mask), or
+    ``None`` when it has defective test images with masks."""
+    defective = [image for image in read_scores(run) if image.is_anomalous]
+    if not defective:
+        return "its test split has no labelled defects"
+    if all(image.mask_path == "" for image in defective):
+        return "its defective test images have no ground-truth masks to confirm a region"
+    return None
 
 
 def dataset_root(run: Run, settings: Settings) -> Path:
@@ -90,8 +110,22 @@ def run_samples(run: Run, split: Split, root: Path | None = None) -> list[Sample
 
 
 def scored_samples(run: Run, settings: Settings) -> list[Sample]:
-    """The test images the run was scored on (raises ``DatasetError`` when the dataset is not on disk)."""
-    return run_samples(run, "test", dataset_root(run, settings))
+    """The test images the run was scored on, as ``predictions.csv`` lists them (raises ``DatasetError`` when one of
+    them is not on disk)."""
+    root = dataset_root(run, settings)
+    samples = [
+        Sample(
+            path=root / image.image_path,
+            split="test",
+            defect_type=image.defect_type,
+            mask_path=root / image.mask_path if image.mask_path else None,
+        )
+        for image in read_scores(run)
+    ]
+    missing = next((sample.path for sample in samples if not sample.path.is_file()), None)
+    if missing is not None:
+        raise DatasetError(f"test image {missing} of run {run.record.run} is not on disk")
+    return samples
 
 
 def disk_size_bytes(run: Run) -> int:

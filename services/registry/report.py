@@ -1,15 +1,20 @@
-"""The results table in the reference study's shape, with averages and the labelled reference rows."""
+"""The results table in the reference study's shape, with averages and the labelled reference rows.
+
+Any category the registry holds gets its rows. A value is ``None`` where a source does not report it (shown "—") and
+``NaN`` where our test split cannot define it (shown "n/a", with the reason from the run's record).
+"""
 
 from __future__ import annotations
 
 import csv
 import io
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from services.registry.reference import REFERENCE_ROWS
-from services.registry.runs import Run
+from services.registry.runs import NOT_AVAILABLE, Run, metric_text, sorted_categories
 
 COLUMNS = (
     ("image_auroc", "Image AUROC"),
@@ -21,20 +26,27 @@ COLUMNS = (
     ("pixel_aupro", "Pixel AUPRO@0.3"),
 )
 AVERAGE = "average"
+NOT_REPORTED = "—"
+PARTIAL_AVERAGE = "not available for every category"
 
 
 @dataclass(frozen=True)
 class TableRow:
-    """One line of the table: whose figures, which model and category, the values (None = not reported)."""
+    """One line of the table: whose figures, which model and category, the values (None = not reported, NaN = not
+    available, with the reason in ``unavailable``)."""
 
     source: str
     model: str
     category: str
     values: dict[str, float | None]
+    unavailable: dict[str, str] = field(default_factory=dict)
 
 
 def _mean(values: list[float | None]) -> float | None:
-    present = [v for v in values if v is not None and not math.isnan(v)]
+    """The mean where every member reports a value; NaN where one is not available; else None (not reported)."""
+    if any(v is not None and math.isnan(v) for v in values):
+        return math.nan
+    present = [v for v in values if v is not None]
     return sum(present) / len(present) if len(present) == len(values) and present else None
 
 
@@ -47,13 +59,16 @@ def _with_averages(rows: list[TableRow]) -> list[TableRow]:
         out.extend(members)
         keys = {key for member in members for key in member.values}
         average = {key: _mean([m.values.get(key) for m in members]) for key in sorted(keys)}
-        out.append(TableRow(source, model, AVERAGE, average))
+        missing = {key: PARTIAL_AVERAGE for key, value in average.items() if value is not None and math.isnan(value)}
+        out.append(TableRow(source, model, AVERAGE, average, missing))
     return out
 
 
-def results_rows(runs: list[Run], categories: tuple[str, ...]) -> list[TableRow]:
-    """Our rows (one per model and category, from the given runs) followed by averages per model."""
-    order = {category: i for i, category in enumerate(categories)}
+def results_rows(runs: list[Run], categories: tuple[str, ...] | None = None) -> list[TableRow]:
+    """Our rows (one per model and category, from the given runs) followed by averages per model; ``categories``
+    chooses and orders them (default: every category of ``runs``, sorted by :func:`sorted_categories`)."""
+    chosen_categories = sorted_categories(run.record.category for run in runs) if categories is None else categories
+    order = {category: i for i, category in enumerate(chosen_categories)}
     chosen = sorted(
         (run for run in runs if run.record.category in order),
         key=lambda run: (run.record.model, order[run.record.category]),
@@ -64,6 +79,7 @@ def results_rows(runs: list[Run], categories: tuple[str, ...]) -> list[TableRow]
             run.record.model,
             run.record.category,
             {key: run.record.metrics.get(key) for key, _ in COLUMNS},
+            {key: reason for key, reason in run.record.unavailable.items() if key in dict(COLUMNS)},
         )
         for run in chosen
     ]
@@ -82,17 +98,35 @@ def reference_rows(categories: tuple[str, ...]) -> list[TableRow]:
 
 
 def _cell(value: float | None) -> str:
-    return "—" if value is None or math.isnan(value) else f"{value:.3f}"
+    return NOT_REPORTED if value is None else metric_text(value)
+
+
+def unavailable_text(unavailable: Mapping[str, str]) -> str:
+    """Why metrics are not available, grouped by reason, in the table's column order:
+    ``Pixel AUROC, Pixel F1: no ground-truth masks``."""
+    titles = dict(COLUMNS)
+    by_reason: dict[str, list[str]] = {}
+    for key in sorted(unavailable, key=[*titles, *sorted(unavailable)].index):
+        by_reason.setdefault(unavailable[key], []).append(titles.get(key, key))
+    return "; ".join(f"{', '.join(names)}: {reason}" for reason, names in by_reason.items())
+
+
+def unavailable_notes(rows: list[TableRow]) -> list[str]:
+    """One line per row with unavailable metrics: ``<model> · <category>: <what>: <why>``."""
+    return [f"{row.model} · {row.category}: {unavailable_text(row.unavailable)}" for row in rows if row.unavailable]
 
 
 def to_markdown(rows: list[TableRow]) -> str:
-    """A Markdown table."""
+    """A Markdown table; under it, why each "n/a" is not available."""
     header = ["Source", "Model", "Category", *(title for _, title in COLUMNS)]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
         cells = [row.source, row.model, f"**{row.category}**" if row.category == AVERAGE else row.category]
         cells += [_cell(row.values.get(key)) for key, _ in COLUMNS]
         lines.append("| " + " | ".join(cells) + " |")
+    notes = unavailable_notes(rows)
+    if notes:
+        lines += ["", f"Not available ({NOT_AVAILABLE}):", *(f"- {n}" for n in notes)]
     return "\n".join(lines) + "\n"
 
 

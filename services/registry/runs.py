@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from services.data.datasets import file_sha256
+from services.data.synthetic import SYNTHETIC_CATEGORIES
 from services.settings import Settings
 
 CHECKPOINT = "model.ckpt"
@@ -28,6 +30,7 @@ NON_RUN_FOLDERS = ("weights", "penalty_images", "qdrant", "reports", JOBS)
 PARTIAL_MARK = ".partial-"
 """A run folder being written is ``<run>.partial-<pid>``: never listed, moved into place only once complete."""
 EXPORT_CACHE = "openvino"
+NOT_AVAILABLE = "n/a"
 
 ManifestStatus = Literal["ok", "modified", "missing-manifest"]
 
@@ -59,6 +62,8 @@ class RunMetrics:
     retrieval: dict[str, float] = field(default_factory=dict)
     source: dict[str, Any] = field(default_factory=dict)
     """Where an imported model came from (``services.registry.imports.ImportSource``); empty for runs trained here."""
+    unavailable: dict[str, str] = field(default_factory=dict)
+    """Metric name → why it is ``NaN`` (the test split has no labelled defect, no mask, …)."""
 
     def to_json(self) -> str:
         """Pretty JSON text."""
@@ -92,6 +97,18 @@ class Run:
 
 def _has_model(path: Path) -> bool:
     return (path / CHECKPOINT).is_file() or (path / IMPORTED_IR).is_file()
+
+
+def metric_text(value: float | None) -> str:
+    """A metric for display: three decimals, or ``n/a`` where it is not available (``NaN`` or absent)."""
+    return NOT_AVAILABLE if value is None or math.isnan(value) else f"{value:.3f}"
+
+
+def sorted_categories(categories: Iterable[str]) -> tuple[str, ...]:
+    """Category names once each: the synthetic demo's in its own order, then every other name alphabetically."""
+    names = set(categories)
+    known = [name for name in SYNTHETIC_CATEGORIES if name in names]
+    return (*known, *sorted(names - set(known)))
 
 
 def run_dir(settings: Settings, dataset: str, model: str, category: str, run: str) -> Path:

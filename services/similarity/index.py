@@ -6,7 +6,8 @@ whose map stays under the threshold everywhere still gets one region: the connec
 
 The library holds known defects: the regions that touch the image's ground-truth defect mask, each with the image's
 defect type. A region that misses the mask is a false alarm on a defective part, not an example of its defect type,
-so it is counted (:attr:`IndexReport.off_defect_regions`) but not indexed. Retrieval figures
+so it is counted (:attr:`IndexReport.off_defect_regions`) but not indexed; nor are the regions of a defective image
+without a mask, which nothing confirms. Retrieval figures
 (:func:`evaluate_retrieval`) query each indexed region against the other images' regions; they also report
 precision@5 when every predicted region of the defective test images asks, false alarms included (labelled with
 their image's type), which is the figure of the earlier, all-regions library's protocol.
@@ -20,12 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
-from services.data.datasets import read_mask
+from services.data.datasets import mask_path_for, read_mask
 from services.data.images import read_rgb
 from services.postprocessing.regions import CALIBRATED_THRESHOLD, DefectRegion, extract_regions, region_mask
 from services.postprocessing.visualization import resize_map
 from services.registry import runs as registry
-from services.registry.artefacts import run_samples
+from services.registry.artefacts import read_scores
 from services.registry.runs import Run
 from services.similarity.crop_embedder import Embedder
 from services.similarity.residual_embedder import region_embedder_for
@@ -77,31 +78,29 @@ def touches(region: DefectRegion, truth: np.ndarray) -> bool:
     return bool((region_mask(region, *truth.shape) & truth).any())
 
 
-def on_defect_flags(regions: list[DefectRegion], mask_path: Path | None) -> list[bool]:
-    """Which regions touch the image's ground-truth mask; without a mask, the highest-scoring region stands for the
-    defect (the image is known to be defective, only not where)."""
-    if mask_path is None:
-        peak = max(range(len(regions)), key=lambda i: regions[i].max_score, default=-1)
-        return [i == peak for i in range(len(regions))]
-    truth = read_mask(mask_path)
-    return [touches(region, truth) for region in regions]
-
-
 def defect_images(run: Run) -> list[DefectImage]:
-    """The run's anomalous test images with their regions, in stored order."""
-    root = Path(run.record.dataset_root)
-    samples = {sample.path.relative_to(root).as_posix(): sample for sample in run_samples(run, "test", root)}
+    """The run's anomalous test images with their regions, in stored order; a region is a known defect only where it
+    touches the image's ground-truth mask (an image without a mask confirms none)."""
+    record = run.record
+    root = Path(record.dataset_root)
+    scored = {image.image_path: image for image in read_scores(run)}
     stored = StoredMaps.of(run)
     images = []
     for relative, small_map, score in zip(stored.image_paths, stored.maps, stored.scores, strict=True):
-        sample = samples[Path(relative).as_posix()]
-        if not sample.is_anomalous:
+        image = scored[relative]
+        if not image.is_anomalous:
             continue
-        rgb = read_rgb(sample.path)
+        rgb = read_rgb(root / relative)
         anomaly_map = resize_map(small_map.astype(np.float32), *rgb.shape[:2])
+        if image.mask_path is None:  # written before predictions.csv recorded masks: MVTec layout
+            mask_path: Path | None = mask_path_for(root, record.category, image.defect_type, Path(relative))
+        else:
+            mask_path = root / image.mask_path if image.mask_path else None
+        truth = read_mask(mask_path) if mask_path is not None else None
         regions = regions_of(anomaly_map)
-        on_defect = on_defect_flags(regions, sample.mask_path)
-        images.append(DefectImage(sample.path, sample.defect_type, float(score), rgb, anomaly_map, regions, on_defect))
+        on_defect = [truth is not None and touches(region, truth) for region in regions]
+        defect = image.defect_type
+        images.append(DefectImage(root / relative, defect, float(score), rgb, anomaly_map, regions, on_defect))
     return images
 
 

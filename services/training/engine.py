@@ -29,7 +29,7 @@ from services.modeling.model_table import model_spec
 from services.modeling.scoring import Thresholds
 from services.postprocessing.visualization import panel
 from services.registry import runs as registry
-from services.registry.runs import Run, RunMetrics
+from services.registry.runs import Run, RunMetrics, metric_text
 from services.settings import Settings
 from services.training.calibration import calibrate_on_normals
 from services.training.evaluation import ScoredTestSet, compute_metrics, image_curves, score_samples
@@ -122,7 +122,7 @@ def _quiet_libraries() -> None:
 def _write_predictions(path: Path, scores: ScoredTestSet, root: Path) -> None:
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["image_path", "defect_type", "gt_label", "score", "raw_score", "pred_label"])
+        writer.writerow(["image_path", "defect_type", "gt_label", "score", "raw_score", "pred_label", "mask_path"])
         scored = scores.scored
         for i, sample in enumerate(scores.samples):
             writer.writerow(
@@ -133,6 +133,7 @@ def _write_predictions(path: Path, scores: ScoredTestSet, root: Path) -> None:
                     f"{scored.scores[i]:.6f}",
                     f"{scored.raw_scores[i]:.6f}",
                     int(scored.labels[i]),
+                    str(sample.mask_path.relative_to(root)) if sample.mask_path else "",
                 ]
             )
 
@@ -226,6 +227,7 @@ def _write_run(
         run=config.run_name(),
         profile=request.profile,
         metrics=metrics.as_dict(),
+        unavailable=metrics.unavailable,
         thresholds=asdict(thresholds),
         config={**config.as_dict(), **built.provenance},
         protocol={**protocol.describe(), "thresholds": ceiling.as_dict()},
@@ -242,8 +244,8 @@ def _write_run(
     (out / registry.METRICS).write_text(record.to_json())
     registry.write_manifest(out)
     progress(
-        f"{config.model}/{request.category}: image AUROC {metrics.image_auroc:.3f}, pixel AUROC "
-        f"{metrics.pixel_auroc:.3f}, fit {fit_s:.0f} s"
+        f"{config.model}/{request.category}: image AUROC {metric_text(metrics.image_auroc)}, pixel AUROC "
+        f"{metric_text(metrics.pixel_auroc)}, fit {fit_s:.0f} s"
     )
 
 

@@ -12,8 +12,14 @@ from PIL import Image
 
 from services.cli.commands import main
 from services.data.datasets import DATASET_RECORD, MVTEC_DEFECTS, DatasetError, list_samples, open_dataset
-from services.data.synthetic import SYNTH_VERSION, SynthConfig, generate_dataset, render_sample, write_contact_sheet
-from services.settings import CATEGORIES
+from services.data.synthetic import (
+    SYNTH_VERSION,
+    SYNTHETIC_CATEGORIES,
+    SynthConfig,
+    generate_dataset,
+    render_sample,
+    write_contact_sheet,
+)
 
 TINY = SynthConfig.tiny()
 
@@ -27,7 +33,7 @@ def _pixels(path: Path) -> np.ndarray:
         return np.asarray(image)
 
 
-@pytest.mark.parametrize("category", CATEGORIES)
+@pytest.mark.parametrize("category", SYNTHETIC_CATEGORIES)
 def test_layout_has_every_folder_and_file(tiny_synthetic_root: Path, category: str) -> None:
     base = tiny_synthetic_root / category
     assert sorted(path.name for path in (base / "train" / "good").iterdir()) == [
@@ -42,7 +48,7 @@ def test_layout_has_every_folder_and_file(tiny_synthetic_root: Path, category: s
         ]
 
 
-@pytest.mark.parametrize("category", CATEGORIES)
+@pytest.mark.parametrize("category", SYNTHETIC_CATEGORIES)
 def test_images_are_rgb_and_masks_binary_non_empty_and_same_size(tiny_synthetic_root: Path, category: str) -> None:
     samples = list_samples(tiny_synthetic_root, category, "train") + list_samples(tiny_synthetic_root, category, "test")
     assert {sample.defect_type for sample in samples} == {"good", *MVTEC_DEFECTS[category]}
@@ -59,7 +65,7 @@ def test_images_are_rgb_and_masks_binary_non_empty_and_same_size(tiny_synthetic_
 
 
 def test_normal_images_vary(tiny_synthetic_root: Path) -> None:
-    for category in CATEGORIES:
+    for category in SYNTHETIC_CATEGORIES:
         train = list_samples(tiny_synthetic_root, category, "train")
         first, second = (_pixels(sample.path).astype(int) for sample in train[:2])
         assert np.abs(first - second).mean() > 3, category
@@ -72,7 +78,7 @@ def test_dataset_json_names_synthetic_and_matches_open_dataset(tiny_synthetic_ro
     assert record["version"] == info.version == SYNTH_VERSION
     assert record["seed"] == TINY.seed
     assert record["config"]["image_size"] == TINY.image_size
-    assert record["categories"] == list(CATEGORIES) == list(info.categories)
+    assert record["categories"] == list(SYNTHETIC_CATEGORIES) == list(info.categories)
     assert record["fingerprint"] == info.fingerprint
 
 

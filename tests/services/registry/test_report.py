@@ -1,11 +1,25 @@
-"""The results table: our rows with averages, reference rows labelled as reported elsewhere."""
+"""The results table: our rows with averages, reference rows labelled as reported elsewhere, any category, "n/a"
+with its reason."""
 
 from __future__ import annotations
 
+import math
+from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from services.registry.reference import REFERENCE_STUDY
-from services.registry.report import AVERAGE, reference_rows, results_rows, to_csv, to_markdown, write_report
+from services.registry.report import (
+    AVERAGE,
+    PARTIAL_AVERAGE,
+    reference_rows,
+    results_rows,
+    to_csv,
+    to_markdown,
+    unavailable_text,
+    write_report,
+)
 from services.registry.runs import Run, RunMetrics
 
 
@@ -59,3 +73,33 @@ def test_markdown_and_csv_render_missing_values_as_dashes(tmp_path: Path) -> Non
     assert to_csv(rows).splitlines()[0].startswith("source,model,category,image_auroc")
     md_path, csv_path = write_report(rows, tmp_path)
     assert md_path.read_text() == markdown and csv_path.is_file()
+
+
+def test_without_categories_every_category_of_the_runs_is_reported_in_order() -> None:
+    runs = [_run("patchcore", "pcb_connector", 0.7), _run("patchcore", "tile", 0.9), _run("patchcore", "bottle", 0.8)]
+    rows = results_rows(runs)
+    assert [row.category for row in rows] == ["tile", "bottle", "pcb_connector", AVERAGE]
+    assert rows[-1].values["image_auroc"] == pytest.approx(0.8)
+    assert reference_rows(("pcb_connector",)) == []
+
+
+def test_unavailable_metrics_show_n_a_with_their_reason_and_spoil_only_their_average() -> None:
+    no_masks = _run("patchcore", "pcb_connector", 0.7)
+    no_masks = Run(
+        path=no_masks.path,
+        record=replace(
+            no_masks.record,
+            metrics={**no_masks.record.metrics, "pixel_auroc": math.nan, "pixel_f1": math.nan},
+            unavailable={"pixel_f1": "no ground-truth masks", "pixel_auroc": "no ground-truth masks"},
+        ),
+    )
+    rows = results_rows([no_masks, _run("patchcore", "tile", 0.9)])
+    average = rows[-1]
+    assert math.isnan(average.values["pixel_auroc"]) and average.values["image_auroc"] == pytest.approx(0.8)
+    assert average.unavailable == {"pixel_auroc": PARTIAL_AVERAGE, "pixel_f1": PARTIAL_AVERAGE}
+    markdown = to_markdown(rows)
+    assert "| AnomalyLens (synthetic, demo) | patchcore | pcb_connector | 0.700 | 0.700 | n/a | n/a |" in markdown
+    assert "- patchcore · pcb_connector: Pixel AUROC, Pixel F1: no ground-truth masks" in markdown
+    assert f"- patchcore · average: Pixel AUROC, Pixel F1: {PARTIAL_AVERAGE}" in markdown
+    assert "pcb_connector,0.700,0.700,n/a,n/a," in to_csv(rows)
+    assert unavailable_text({}) == ""

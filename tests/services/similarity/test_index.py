@@ -26,7 +26,6 @@ from services.similarity.index import (
     embed_defect_images,
     evaluate_retrieval,
     index_run,
-    on_defect_flags,
     precision_at,
     record_retrieval,
     regions_of,
@@ -93,19 +92,6 @@ def test_only_regions_on_the_ground_truth_are_indexed(
         assert on_defect and item.payload.defect_type == image.defect_type
 
 
-def test_without_a_mask_the_strongest_region_stands_for_the_defect(tmp_path: Path) -> None:
-    anomaly_map = np.zeros((20, 20), np.float32)
-    anomaly_map[2:6, 2:6] = 0.7  # region 2 (peak 0.7)
-    anomaly_map[12:16, 12:16] = 0.9  # region 1 (peak 0.9), the strongest
-    regions = regions_of(anomaly_map)
-    assert [region.max_score for region in regions] == pytest.approx([0.9, 0.7])
-    assert on_defect_flags(regions, None) == [True, False]
-    mask = np.zeros((20, 20), np.uint8)
-    mask[3, 3] = 255  # only the weaker region touches the ground truth
-    Image.fromarray(mask).save(tmp_path / "mask.png")
-    assert on_defect_flags(regions, tmp_path / "mask.png") == [False, True]
-
-
 def test_index_is_idempotent_and_searchable(
     tiny_registry: TinyRegistry, store: SimilarityStore, embedder: Embedder
 ) -> None:
@@ -125,7 +111,6 @@ def test_index_is_idempotent_and_searchable(
     path = tiny_registry.dataset_root / next(p for p in stored.image_paths if "/crack/" in p)
     item = store.browse(SearchFilters(run=run.record.run, kind="region", defect_type="crack"), limit=1)[0]
     assert item.payload.defect_type == "crack" and item.payload.category == "tile"
-    from PIL import Image
 
     rgb = np.asarray(Image.open(path).convert("RGB"))
     index = stored.image_paths.index(str(path.relative_to(tiny_registry.dataset_root)))
