@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from services.data.datasets import DATASET_RECORD, open_dataset
 from services.data.synthetic import SynthConfig, generate_dataset
 from services.jobs import progress as job_progress
+from services.modeling.efficientad.teacher import ensure_teacher
 from services.modeling.factory import profile_config
 from services.modeling.model_config import concrete
 from services.modeling.model_table import model_spec
@@ -38,6 +39,8 @@ def run_benchmark_command(args: argparse.Namespace, settings: Settings) -> int:
         model: profile_config(args.profile, model, settings.seed, **model_spec(model).accepted_overrides(requested))
         for model in args.models
     }
+    if any(model_spec(model).uses_teacher and configs[model].teacher == "auto" for model in configs):
+        ensure_teacher(settings, console.print)
     total = len(configs) * len(categories)
     console.print(
         f"benchmark: dataset [bold]{dataset.name}[/] ({dataset.fingerprint}), profile {args.profile}, device {device}, "

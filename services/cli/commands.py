@@ -295,6 +295,26 @@ def _run_import_run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("train", help="train one product from your own folder (or an MVTec-layout root)")
+    parser.add_argument("--data", required=True, metavar="DIR", help="the product's folder, or an MVTec-layout root")
+    parser.add_argument("--category", required=True, type=category_name, help="the product's name, e.g. pcb_connector")
+    parser.add_argument("--layout", choices=LAYOUTS, default=None, help="default: detected from DIR")
+    parser.add_argument(
+        "--masks", choices=get_args(MaskPolicy), default=None, help="default: required for mvtec, optional for folder"
+    )
+    parser.add_argument("--models", nargs="+", default=list(MODEL_NAMES), choices=MODEL_NAMES)
+    parser.add_argument("--profile", choices=PROFILES, default="demo")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None, help="default: ANOMALYLENS_DEVICE")
+    parser.set_defaults(handler=_run_train)
+
+
+def _run_train(args: argparse.Namespace, settings: Settings) -> int:
+    from services.cli.train import run_train_command
+
+    return run_train_command(args, settings)
+
+
 BUILDERS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_synth,
     _add_benchmark,
@@ -303,6 +323,7 @@ BUILDERS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_index,
     _add_distill_teacher,
     _add_datasets,
+    _add_train,
     _add_import_run,
 ]
 
@@ -324,6 +345,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = get_settings()
         handler: Handler = args.handler
         return handler(args, settings)
-    except (SettingsError, FileNotFoundError, ValueError) as exc:
+    except (SettingsError, FileNotFoundError, ValueError) as exc:  # the input's fault: the message says how to fix it
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except (OSError, RuntimeError) as exc:  # the machine's or a library's: no traceback, the type helps a report
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1

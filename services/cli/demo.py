@@ -65,7 +65,7 @@ def index_and_evaluate(runs: list[Run], settings: Settings, progress: Callable[[
         )
 
 
-def _wait_for_store(settings: Settings, progress: Callable[[str], None]) -> None:
+def wait_for_store(settings: Settings, progress: Callable[[str], None]) -> None:
     """Open the similar-defect store, waiting while another process (an app opened earlier) holds the embedded one."""
     from services.similarity.store import StoreUnavailableError, open_store
 
@@ -78,7 +78,7 @@ def _wait_for_store(settings: Settings, progress: Callable[[str], None]) -> None
             if time.monotonic() > deadline:
                 raise ValueError(
                     f"the runs are trained, but the similar-defect index was not written: {exc} Run "
-                    "`python -m services.cli demo` again once the store is free."
+                    "`python -m services.cli index` once the store is free."
                 ) from exc
             progress(f"waiting for the similar-defect store: {exc}")
             time.sleep(STORE_RETRY_S)
@@ -92,7 +92,7 @@ def build_demo(settings: Settings, progress: Callable[[str], None] = print) -> D
         return status
     from services.data.datasets import DATASET_RECORD, open_dataset
     from services.data.synthetic import SynthConfig, generate_dataset
-    from services.modeling.efficientad.teacher import TeacherKind, distill_teacher, resolve_teacher
+    from services.modeling.efficientad.teacher import ensure_teacher
     from services.modeling.factory import profile_config
     from services.training.engine import run_benchmark
 
@@ -107,10 +107,8 @@ def build_demo(settings: Settings, progress: Callable[[str], None] = print) -> D
     missing = sorted(status.missing, key=lambda pair: model_spec(pair[0]).uses_teacher)
     steps = len(missing) + 1
     for done, (model, category) in enumerate(missing):
-        if model_spec(model).uses_teacher and resolve_teacher(settings).kind == TeacherKind.RANDOM:
-            job_progress.emit(done / steps, "distilling the EfficientAd teacher")
-            progress("distilling the EfficientAd teacher from the offline ImageNet backbone")
-            distill_teacher(settings)
+        if model_spec(model).uses_teacher:
+            ensure_teacher(settings, progress)
         stage = f"training {model_spec(model).label} on {category} (run {done + 1} of {len(missing)})"
         job_progress.emit(done / steps, stage)
         progress(f"training {model} on {category} ({len(status.missing)} runs missing)")
@@ -124,7 +122,7 @@ def build_demo(settings: Settings, progress: Callable[[str], None] = print) -> D
             progress=progress,
         )
     job_progress.emit(len(missing) / steps, "indexing defects for the similar-defect search")
-    _wait_for_store(settings, progress)
+    wait_for_store(settings, progress)
     status = demo_status(settings)
     index_and_evaluate(list(status.runs.values()), settings, progress)
     status = demo_status(settings)

@@ -30,6 +30,7 @@ import json
 import os
 import pickle
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -355,3 +356,14 @@ def resolve_teacher(settings: Settings) -> TeacherSource:
         OFFICIAL_OUT_CHANNELS,
         "random-init teacher (no pretrained teacher found; run `python -m services.cli distill-teacher`)",
     )
+
+
+def ensure_teacher(settings: Settings, progress: Callable[[str], None] = print) -> TeacherSource:
+    """The teacher runs will use, distilled first when none is found: a random teacher is used only when a run
+    asks for it by name."""
+    source = resolve_teacher(settings)
+    if source.kind == TeacherKind.RANDOM:
+        progress("distilling the EfficientAd teacher from the offline ImageNet backbone (none found)")
+        distill_teacher(settings)
+        source = resolve_teacher(settings)
+    return source
