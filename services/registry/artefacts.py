@@ -90,8 +90,7 @@ def no_known_defects_reason(run: Run) -> str | None:
 def dataset_root(run: Run, settings: Settings) -> Path:
     """Where the run's dataset is now: the recorded root, else ``<data root>/<dataset>`` when it has moved."""
     recorded = Path(run.record.dataset_root)
-    present = recorded if run_layout(run) == "folder" else recorded / run.record.category
-    if run.record.dataset_root and present.is_dir():
+    if run.record.dataset_root and recorded.is_dir():
         return recorded
     return settings.data_root / run.record.dataset
 
