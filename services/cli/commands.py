@@ -223,6 +223,14 @@ def _run_distill_teacher(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _add_layout_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--layout`` and ``--masks``, as ``datasets check`` and ``train`` read a dataset folder."""
+    parser.add_argument("--layout", choices=LAYOUTS, default=None, help="default: detected from DIR")
+    parser.add_argument(
+        "--masks", choices=get_args(MaskPolicy), default=None, help="default: required for mvtec, optional for folder"
+    )
+
+
 def _add_datasets(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("datasets", help="dataset folders: check one before training")
     actions = parser.add_subparsers(dest="datasets_command", required=True)
@@ -230,13 +238,10 @@ def _add_datasets(sub: argparse._SubParsersAction) -> None:
         "check", help="print what a dataset folder holds (counts, masks, image sizes) or every problem with its file"
     )
     check.add_argument("root", metavar="DIR", help="an MVTec-layout root or category folder, or an own folder")
-    check.add_argument("--layout", choices=LAYOUTS, default=None, help="default: detected from DIR")
     check.add_argument(
         "--category", type=category_name, default=None, help="default: the folder's name, or the root's one category"
     )
-    check.add_argument(
-        "--masks", choices=get_args(MaskPolicy), default=None, help="default: required for mvtec, optional for folder"
-    )
+    _add_layout_arguments(check)
     check.set_defaults(handler=_run_datasets_check)
 
 
@@ -299,10 +304,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("train", help="train one product from your own folder (or an MVTec-layout root)")
     parser.add_argument("--data", required=True, metavar="DIR", help="the product's folder, or an MVTec-layout root")
     parser.add_argument("--category", required=True, type=category_name, help="the product's name, e.g. pcb_connector")
-    parser.add_argument("--layout", choices=LAYOUTS, default=None, help="default: detected from DIR")
-    parser.add_argument(
-        "--masks", choices=get_args(MaskPolicy), default=None, help="default: required for mvtec, optional for folder"
-    )
+    _add_layout_arguments(parser)
     parser.add_argument("--models", nargs="+", default=list(MODEL_NAMES), choices=MODEL_NAMES)
     parser.add_argument("--profile", choices=PROFILES, default="demo")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None, help="default: ANOMALYLENS_DEVICE")

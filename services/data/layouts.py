@@ -85,6 +85,15 @@ def _read_mvtec(root: Path, category: str, masks: MaskPolicy) -> tuple[CategoryD
     return CategoryData(category, "mvtec", tuple(train), tuple(test), defect_notes(test)), problems
 
 
+def _read(
+    root: Path, category: str, layout: Layout, masks: MaskPolicy, *, seed: int, spec: FolderSpec | None = None
+) -> tuple[CategoryData, list[DatasetProblem]]:
+    """The category in its layout, files not decoded, and every problem of its layout and masks."""
+    if layout == "folder":
+        return read_folder(root, category, spec=spec, masks=masks, seed=seed)
+    return _read_mvtec(root, category, masks)
+
+
 def scan_category(
     root: Path,
     category: str | None = None,
@@ -108,11 +117,9 @@ def scan_category(
     policy = masks or DEFAULT_MASKS[layout]
     name = category or root.name
     try:
-        if layout == "folder":
-            data, problems = read_folder(root, name, spec=spec, masks=policy, seed=seed)
-        else:
+        if layout == "mvtec":
             root, name = _mvtec_target(root, category)
-            data, problems = _read_mvtec(root, name, policy)
+        data, problems = _read(root, name, layout, policy, seed=seed, spec=spec)
     except DatasetError as exc:
         found = exc.problems or (DatasetProblem(root, str(exc)),)
         return CategoryScan(root, name, layout, policy, CategoryData(name, layout, (), (), ()), {}, found)
@@ -150,12 +157,7 @@ def open_category(
 def read_category(root: Path, category: str, *, layout: Layout, seed: int) -> CategoryData:
     """The samples a run was trained and scored on, listed again without decoding (for pages and indexing): masks
     optional, since a run that required them had them all; the same ``seed`` holds out the same normal test images."""
-    root = Path(root)
-    if layout == "folder":
-        data, problems = read_folder(root, category, masks="optional", seed=seed)
-    else:
-        data, problems = _read_mvtec(root, category, "optional")
+    data, problems = _read(Path(root), category, layout, "optional", seed=seed)
     if problems:
         raise DatasetError.from_problems(problems)
     return data
-

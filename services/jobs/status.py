@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from services.registry.runs import pid_alive
+
 STATUS_FILE = "status.json"
 LOG_FILE = "log.txt"
 CANCEL_FILE = "cancel-requested"
@@ -97,14 +99,8 @@ def update_status(job_dir: Path, **changes: Any) -> JobStatus:
 
 def worker_alive(job_dir: Path, pid: int) -> bool:
     """Whether ``pid`` is this job's worker (a reused pid or a zombie does not count)."""
-    if pid <= 0:
+    if not pid_alive(pid):
         return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
     proc = Path(f"/proc/{pid}")
     if not Path("/proc/self").exists():
         return True

@@ -164,7 +164,8 @@ def _partial_pid(path: Path) -> int:
     return int(digits) if digits.isdigit() else 0
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists (one of another user counts)."""
     if pid <= 0:
         return False
     try:
@@ -204,7 +205,7 @@ def remove_stale_partials(settings: Settings) -> list[Path]:
     stale = [
         path
         for path in (root.glob(f"*/*/*/*{PARTIAL_MARK}*") if root.is_dir() else ())
-        if path.is_dir() and path.parts[len(root.parts)] not in NON_RUN_FOLDERS and not _pid_alive(_partial_pid(path))
+        if path.is_dir() and path.parts[len(root.parts)] not in NON_RUN_FOLDERS and not pid_alive(_partial_pid(path))
     ]
     for path in stale:
         shutil.rmtree(path, ignore_errors=True)
