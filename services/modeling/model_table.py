@@ -59,6 +59,12 @@ class ModelSpec:
     """Trains against a PDN teacher; its ``teacher="auto"`` resolves to the teacher found."""
     overrides: tuple[str, ...]
     """The ``ModelConfig`` fields that the benchmark command may override for it (``--backbone``, ``--steps``...)."""
+    state_signature: str
+    """A state-dict key (prefix) that only its checkpoints hold: how an imported checkpoint's model is found."""
+    offline_hparams: tuple[tuple[str, Any], ...]
+    """Hyper-parameters an imported stock checkpoint gets so that it reloads without downloads."""
+    dropped_hparams: tuple[str, ...]
+    """Training-only hyper-parameters an imported stock checkpoint loses (they name folders of the other machine)."""
 
     def load_class(self) -> type[AnomalibModule]:
         """The implementation class (imports it)."""
@@ -95,6 +101,9 @@ PATCHCORE = ModelSpec(
     run_name_style="backbone",
     uses_teacher=False,
     overrides=("backbone",),
+    state_signature="model.memory_bank",
+    offline_hparams=(("pre_trained", False),),
+    dropped_hparams=(),
 )
 EFFICIENTAD = ModelSpec(
     name="efficientad",
@@ -110,6 +119,9 @@ EFFICIENTAD = ModelSpec(
     run_name_style="teacher",
     uses_teacher=True,
     overrides=("max_steps", "teacher"),
+    state_signature="model.teacher.",
+    offline_hparams=(),
+    dropped_hparams=("imagenet_dir",),
 )
 
 MODEL_TABLE: Mapping[str, ModelSpec] = {spec.name: spec for spec in (PATCHCORE, EFFICIENTAD)}

@@ -27,8 +27,6 @@ IMPORTED_DATASET = "imported"
 """The registry's dataset level for imported runs that were not evaluated on a dataset."""
 RUN_PREFIX = "imported-"
 SHA_CHARS = 12
-STATE_SIGNATURES: dict[str, str] = {"patchcore": "model.memory_bank", "efficientad": "model.teacher."}
-"""A state-dict key (prefix) that only this model's checkpoints hold: how an imported checkpoint's model is found."""
 PICKLE_RULE = (
     "a torch .pt export is a Python pickle, and reading one runs whatever code it holds, so a malicious model file "
     "can take over this machine; it is refused unless you trust its source and pass --trust (anomalib's "
@@ -123,7 +121,7 @@ def _corrupt(path: Path, exc: Exception) -> ModelImportError:
 def detect_model(checkpoint: dict[str, Any], path: Path, requested: str | None = None) -> str:
     """The registry model name of a checkpoint, from the weights it holds; ``requested`` must agree when given."""
     keys = checkpoint["state_dict"].keys()
-    found = [name for name, key in STATE_SIGNATURES.items() if any(k.startswith(key) for k in keys)]
+    found = [name for name, spec in MODEL_TABLE.items() if any(k.startswith(spec.state_signature) for k in keys)]
     if len(found) != 1:
         sample = ", ".join(sorted(keys)[:3]) or "none"
         raise ModelImportError(
@@ -140,10 +138,10 @@ def project_checkpoint(checkpoint: dict[str, Any], model: str) -> dict[str, Any]
     values, PatchCore's backbone not downloaded (its weights are in the state dict), EfficientAd's training-only
     ImageNet folder dropped."""
     hparams = {k: v.value if isinstance(v, Enum) else v for k, v in dict(checkpoint["hyper_parameters"]).items()}
-    if model == "patchcore":
-        hparams["pre_trained"] = False
-    if model == "efficientad":
-        hparams.pop("imagenet_dir", None)
+    spec = model_spec(model)
+    hparams.update(spec.offline_hparams)
+    for name in spec.dropped_hparams:
+        hparams.pop(name, None)
     return {**checkpoint, "hyper_parameters": hparams}
 
 
