@@ -80,10 +80,11 @@ def _start_training(page: Page, url: str, archive: Path, name: str) -> None:
 
 
 def _wait_for_the_job(page: Page, name: str, screenshot: str) -> None:
-    """Screenshot the card while the job runs, then wait until it has finished (a failure fails the test)."""
-    page.locator("[data-testid='stProgress']").first.wait_for(timeout=STEP_TIMEOUT_MS)
-    page.screenshot(path=str(ARTIFACTS / screenshot), full_page=True)
+    """Screenshot the card once the job reports a stage, then wait until it has finished (a failure fails the test)."""
     title = f"Train {name} (patchcore, demo profile)"
+    page.get_by_text(f"{title} · running").wait_for(timeout=STEP_TIMEOUT_MS)
+    page.locator("[data-testid='stProgress']").first.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / screenshot), full_page=True)
     page.wait_for_function(
         "(title) => [...document.querySelectorAll(\"[data-testid='stMarkdownContainer']\")].some(e => "
         "e.innerText.startsWith(title) && (e.innerText.endsWith('finished') || e.innerText.endsWith('failed')))",
@@ -139,9 +140,12 @@ def test_train_an_own_product_and_a_good_only_one_from_a_zip_then_inspect(
             page.screenshot(path=str(ARTIFACTS / "train_3_inspect_heatmap.png"), full_page=True)
             click_defect(page, hashlib.sha256(defect_image.read_bytes()).hexdigest())
             wait_idle(page)
-            vote = page.get_by_text(NEIGHBOURS_HEADING).first.inner_text()
+            heading = "[data-testid='stMarkdownContainer']"
+            neighbours = page.locator(heading, has_text=NEIGHBOURS_HEADING).last
+            vote = neighbours.inner_text()
             assert any(name in vote for name in USER_DEFECTS), vote
             assert page.get_by_text("solder_bridge").count() >= 1
+            neighbours.scroll_into_view_if_needed()
             page.screenshot(path=str(ARTIFACTS / "train_4_inspect_neighbours.png"), full_page=True)
             visit(page, "Compare", "train_5_compare.png")
             page.close()
