@@ -80,9 +80,9 @@ def _start_training(page: Page, url: str, archive: Path, name: str) -> None:
 
 
 def _wait_for_the_job(page: Page, name: str, screenshot: str) -> None:
-    """Screenshot the card once the job reports a stage, then wait until it has finished (a failure fails the test)."""
+    """Screenshot the card while the model trains, then wait until the job has finished (a failure fails the test)."""
     title = f"Train {name} (patchcore, demo profile)"
-    page.get_by_text(f"{title} · running").wait_for(timeout=STEP_TIMEOUT_MS)
+    page.get_by_text(f"training PatchCore on {name} (1 of 1)").first.wait_for(timeout=STEP_TIMEOUT_MS)
     page.locator("[data-testid='stProgress']").first.scroll_into_view_if_needed()
     page.screenshot(path=str(ARTIFACTS / screenshot), full_page=True)
     page.wait_for_function(
