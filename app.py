@@ -14,8 +14,7 @@ PAGES = [
     st.Page("pages/models.py", title="Models", icon=":material/model_training:", url_path="models"),
     st.Page("pages/train.py", title="Train", icon=":material/rocket_launch:", url_path="train"),
 ]
-WITHOUT_RUNS = {"train"}
-"""Pages that work on an empty registry (the others show how to build one)."""
+WITHOUT_RUNS = {"train"}  # pages that work on an empty registry (the others show how to build one)
 
 with app_shell.app_run():
     st.set_page_config(page_title="AnomalyLens", page_icon=":material/troubleshoot:", layout="wide")

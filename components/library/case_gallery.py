@@ -40,6 +40,9 @@ def entries(selection: Selection, filters: LibraryFilters) -> list[GalleryEntry]
     try:
         libraries = [resources.case_library(run) for run in runs]
         found = [GalleryEntry(library, item) for library in libraries for item in library.cases(filters.defect_type)]
+    except resources.StoreBusyError as exc:
+        st.info(f"The defect library is unavailable for now: {exc}.", icon=":material/hourglass_top:")
+        return None
     except StoreUnavailableError as exc:
         st.warning(
             f"The defect library is unavailable: the Qdrant store cannot be reached ({exc}).",

@@ -28,6 +28,9 @@ def _library(run: Run) -> CaseLibrary | None:
     """The run's case library, or ``None`` after saying why the panel stays empty."""
     try:
         library = resources.case_library(run)
+    except resources.StoreBusyError as exc:
+        st.info(f"Similar defects: {exc}.", icon=":material/hourglass_top:")
+        return None
     except StoreUnavailableError as exc:
         st.warning(
             f"Similar defects are unavailable: the Qdrant store cannot be reached ({exc}).", icon=":material/cloud_off:"

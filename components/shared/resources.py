@@ -14,15 +14,24 @@ import streamlit as st
 
 from services.data.images import LoadedImage, load_image
 from services.inference.detector import Detector, Prediction
-from services.jobs.commands import demo_build
+from services.jobs.commands import DEMO_KIND, TRAIN_KIND, index_writers
 from services.registry.runs import Run, load_run
 from services.settings import get_settings
 from services.similarity.cases import CaseLibrary
 from services.similarity.crop_embedder import Embedder
-from services.similarity.store import SimilarityStore, StoreTarget, StoreUnavailableError, open_store
+from services.similarity.store import SimilarityStore, StoreTarget, StoreUnavailableError, close_stores, open_store
 
 PREDICTIONS_KEY = "_predictions"
 DECODED_KEY = "_decoded"
+BUSY_MESSAGES = {
+    DEMO_KIND: "the similar-defect index is being built by the demo build in the background; it opens when the "
+    "build ends",
+    TRAIN_KIND: "the defect library is being updated by a training job; neighbours return when it finishes",
+}
+
+
+class StoreBusyError(StoreUnavailableError):
+    """The embedded store is left to a background job that writes the index; it reopens when the job ends."""
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=12)
@@ -54,17 +63,34 @@ def _store(store_key: str) -> SimilarityStore:
     return open_store(get_settings())
 
 
+def release_store() -> None:
+    """Close the app's embedded store and forget every cached use of it, so a background job can write the index.
+
+    A Qdrant server (``ANOMALYLENS_QDRANT_URL``) is shared by every process: nothing is released then.
+    """
+    if get_settings().qdrant_url:
+        return
+    _case_library.clear()
+    _store.clear()
+    close_stores()
+
+
+def _refuse_while_indexing() -> None:
+    """Raise ``StoreBusyError`` (after releasing the store) while a job that may write the embedded index runs."""
+    settings = get_settings()
+    writers = [] if settings.qdrant_url else index_writers(settings)
+    if writers:
+        release_store()
+        raise StoreBusyError(BUSY_MESSAGES[writers[0].kind])
+
+
 def store() -> SimilarityStore:
     """The Qdrant store of the current settings; raises ``StoreUnavailableError`` (never cached) when unreachable.
 
-    While the demo build runs, the app leaves the embedded store to it: it writes the index at its end.
+    While the demo build or a training job runs, the app leaves the embedded store to it (``StoreBusyError``): it
+    writes the index at its end.
     """
-    settings = get_settings()
-    build = demo_build(settings)
-    if not settings.qdrant_url and build is not None and build.active:
-        raise StoreUnavailableError(
-            "the similar-defect index is being built by the demo build in the background; it opens when the build ends"
-        )
+    _refuse_while_indexing()
     return _store(_store_key())
 
 
@@ -75,7 +101,8 @@ def _case_library(run_path: str, trained_at: str, store_key: str) -> CaseLibrary
 
 
 def case_library(run: Run) -> CaseLibrary:
-    """The indexed cases of ``run`` (raises ``StoreUnavailableError`` when the store is out of reach)."""
+    """The indexed cases of ``run`` (raises ``StoreUnavailableError`` when the store is out of reach or busy)."""
+    _refuse_while_indexing()
     return _case_library(str(run.path), run.record.created_at, _store_key())
 
 

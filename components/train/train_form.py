@@ -7,6 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from components.shared import resources
 from components.shared.style import model_label
 from services.jobs.commands import LAYOUTS, TrainRequest, start_training
 from services.jobs.uploads import extract_dataset_zip, upload_folder
@@ -38,6 +39,7 @@ def _start(source: str, folder: str, upload: object, request: TrainRequest) -> N
     if source == ZIP:
         extracted = extract_dataset_zip(get_settings(), request.category, upload.getvalue())  # type: ignore[attr-defined]
         st.info(f"Extracted {extracted.files} files into `{extracted.folder}`.", icon=":material/folder_zip:")
+    resources.release_store()  # the job indexes its runs at its end into the embedded store, one process at a time
     job = start_training(get_settings(), request)
     st.success(f"Started: {job.title}. Its progress is below; you may leave this page.", icon=":material/play_circle:")
 

@@ -14,6 +14,8 @@ from services.settings import Settings
 LAYOUTS = ("folder", "mvtec")
 TRAIN_KIND = "train"
 DEMO_KIND = "demo"
+INDEX_WRITER_KINDS = (DEMO_KIND, TRAIN_KIND)
+"""Jobs that may write the similar-defect index at their end (a training job does when its data has known defects)."""
 
 
 @dataclass(frozen=True)
@@ -82,3 +84,9 @@ def start_demo_build(settings: Settings) -> JobStatus:
 def demo_build(settings: Settings) -> JobStatus | None:
     """The newest demo build job, if any was started."""
     return next(iter(list_jobs(settings, DEMO_KIND)), None)
+
+
+def index_writers(settings: Settings) -> list[JobStatus]:
+    """The active jobs that may write the similar-defect index, newest first: the app leaves the embedded store to
+    them (it admits one process at a time)."""
+    return [job for job in list_jobs(settings) if job.active and job.kind in INDEX_WRITER_KINDS]

@@ -106,3 +106,37 @@ def test_a_failed_demo_build_is_shown_with_its_error(empty_env: Path, app: AppTe
     errors = [error.value for error in app.error]
     assert errors == ["Failed: RuntimeError: torch.stack expects each tensor to be equal size (exit code 1)"]
     assert "python -m services.cli demo" in [code.value for code in app.code]
+
+
+def test_a_running_training_job_keeps_the_app_off_the_embedded_store(running_job: JobStatus) -> None:
+    from components.shared import resources
+
+    with pytest.raises(resources.StoreBusyError) as refused:
+        resources.store()
+    message = "the defect library is being updated by a training job; neighbours return when it finishes"
+    assert str(refused.value) == message
+
+
+def test_starting_a_job_from_the_train_page_releases_the_apps_store(empty_env: Path, app: AppTest) -> None:
+    from qdrant_client import QdrantClient
+
+    from components.shared import resources
+
+    resources.store()  # the app holds the embedded store, as after a neighbour search
+    with pytest.raises(RuntimeError):  # held: nobody else may open it
+        QdrantClient(path=str(get_settings().qdrant_path))
+    data = empty_env / "pcb"
+    (data / "good").mkdir(parents=True)
+    _open_train(app)
+    app.text_input(key="train_folder").input(str(data))
+    app.text_input(key="train_name").input("pcb_connector")
+    app.multiselect(key="train_models").set_value(["patchcore"])
+    app.form_submit_button[0].click().run()
+    settings = get_settings()
+    (job,) = runner.list_jobs(settings)
+    try:
+        QdrantClient(path=str(settings.qdrant_path)).close()  # raises while another client holds the folder's lock
+        with pytest.raises(resources.StoreBusyError):
+            resources.store()
+    finally:
+        runner.cancel_job(settings, job.id)
