@@ -98,7 +98,7 @@ def test_upload_click_a_defect_see_its_neighbours_and_every_page(
         f"browser journey, warm models, {len(timings)} images: "
         f"upload -> heatmap median {statistics.median(uploads):.2f} s"
         f" (max {max(uploads):.2f}), defect click -> neighbours median {statistics.median(clicks):.2f} s"
-        f" (max {max(clicks):.2f}); issue target {TARGET_S:.0f} s, asserted bound {LOOSE_BOUND_S:.0f} s"
+        f" (max {max(clicks):.2f}); target {TARGET_S:.0f} s, asserted bound {LOOSE_BOUND_S:.0f} s"
     )
     (ARTIFACTS / "timings.txt").write_text(summary + "\n")
     with capsys.disabled():
