@@ -38,9 +38,9 @@ class ProductRequest:
 
 def refuse_duplicate(dataset: str, fingerprint: str, category: str, settings: Settings) -> None:
     """A category name already trained on other images is refused: two products must not share one name."""
-    for (name, _, trained), run in latest_runs(settings, dataset).items():
+    for (_, _, trained), run in latest_runs(settings, dataset).items():
         recorded = run.record.dataset_fingerprint
-        if name == dataset and trained == category and recorded != fingerprint:
+        if trained == category and recorded != fingerprint:
             raise ValueError(
                 f"category {category!r} already holds runs trained on other images (dataset fingerprint {recorded}, "
                 f"these are {fingerprint}): choose another product name"

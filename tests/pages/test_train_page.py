@@ -57,7 +57,8 @@ def test_a_missing_folder_is_named_and_no_job_starts(empty_env: Path, app: AppTe
     assert runner.list_jobs(get_settings()) == []
 
 
-def test_a_valid_form_starts_the_train_command_as_a_job(empty_env: Path, app: AppTest) -> None:
+def _start_pcb_training(empty_env: Path, app: AppTest) -> Path:
+    """Fill the Train form for a ``pcb_connector`` folder (PatchCore only), submit it; the folder."""
     data = empty_env / "pcb"
     (data / "good").mkdir(parents=True)
     _open_train(app)
@@ -65,6 +66,11 @@ def test_a_valid_form_starts_the_train_command_as_a_job(empty_env: Path, app: Ap
     app.text_input(key="train_name").input("pcb_connector")
     app.multiselect(key="train_models").set_value(["patchcore"])
     app.form_submit_button[0].click().run()
+    return data
+
+
+def test_a_valid_form_starts_the_train_command_as_a_job(empty_env: Path, app: AppTest) -> None:
+    data = _start_pcb_training(empty_env, app)
     settings = get_settings()
     (job,) = runner.list_jobs(settings)
     runner.cancel_job(settings, job.id)
@@ -125,13 +131,7 @@ def test_starting_a_job_from_the_train_page_releases_the_apps_store(empty_env: P
     resources.store()  # the app holds the embedded store, as after a neighbour search
     with pytest.raises(RuntimeError):  # held: nobody else may open it
         QdrantClient(path=str(get_settings().qdrant_path))
-    data = empty_env / "pcb"
-    (data / "good").mkdir(parents=True)
-    _open_train(app)
-    app.text_input(key="train_folder").input(str(data))
-    app.text_input(key="train_name").input("pcb_connector")
-    app.multiselect(key="train_models").set_value(["patchcore"])
-    app.form_submit_button[0].click().run()
+    _start_pcb_training(empty_env, app)
     settings = get_settings()
     (job,) = runner.list_jobs(settings)
     try:
