@@ -33,6 +33,13 @@ def _int(name: str, value: str) -> int:
         raise SettingsError(f"{PREFIX}{name}={value!r} is not an integer") from exc
 
 
+def _float(name: str, value: str) -> float:
+    try:
+        return float(value)
+    except ValueError as exc:
+        raise SettingsError(f"{PREFIX}{name}={value!r} is not a number") from exc
+
+
 def _bool(name: str, value: str) -> bool:
     lowered = value.strip().lower()
     if lowered in ("1", "true", "yes", "on"):
@@ -57,6 +64,8 @@ class Settings:
     weights_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "models" / "weights")
     max_upload_files: int = 20_000
     max_upload_mb: int = 4096
+    false_alarm_budget: float = 0.01
+    """Share of good parts that may be judged NG: thresholds are fitted to it (and regions on good parts to it)."""
 
     def __post_init__(self) -> None:
         if self.device not in DEVICES:
@@ -65,6 +74,11 @@ class Settings:
             raise SettingsError(f"{PREFIX}MAX_IMAGE_PIXELS must be positive, got {self.max_image_pixels}")
         if self.max_upload_files <= 0 or self.max_upload_mb <= 0:
             raise SettingsError(f"{PREFIX}MAX_UPLOAD_FILES and {PREFIX}MAX_UPLOAD_MB must be positive")
+        if not 0 < self.false_alarm_budget < 0.5:
+            raise SettingsError(
+                f"{PREFIX}FALSE_ALARM_BUDGET={self.false_alarm_budget!r} is not accepted: give the share of good parts "
+                "that may be judged NG, between 0 and 0.5 (e.g. 0.01 for 1 %)"
+            )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -83,6 +97,7 @@ class Settings:
             "WEIGHTS_DIR": ("weights_dir", _path),
             "MAX_UPLOAD_FILES": ("max_upload_files", lambda v: _int("MAX_UPLOAD_FILES", v)),
             "MAX_UPLOAD_MB": ("max_upload_mb", lambda v: _int("MAX_UPLOAD_MB", v)),
+            "FALSE_ALARM_BUDGET": ("false_alarm_budget", lambda v: _float("FALSE_ALARM_BUDGET", v)),
         }
         for suffix, (attr, read) in readers.items():
             raw = env.get(PREFIX + suffix)
@@ -106,6 +121,7 @@ class Settings:
             PREFIX + "ALLOW_DOWNLOADS": "1" if self.allow_downloads else "0",
             PREFIX + "MAX_UPLOAD_FILES": str(self.max_upload_files),
             PREFIX + "MAX_UPLOAD_MB": str(self.max_upload_mb),
+            PREFIX + "FALSE_ALARM_BUDGET": repr(self.false_alarm_budget),
         }
 
     @property

@@ -1,64 +1,63 @@
-"""Decision thresholds from held-out normal images: the highest image score and pixel score that they reach.
+"""Decision thresholds fitted to a false-alarm budget from normal images the model did not learn from.
 
-anomalib fits F1-adaptive thresholds on the validation split. Ours holds held-out normal images and pseudo-anomalous
-copies of them (``services.data.protocol``); the pseudo-anomalies are far more conspicuous than real defects, so the
-F1-optimal thresholds on them sit too high and real defects fall under them. After anomalib's validation pass this
-module moves both thresholds to the highest score seen on the held-out normal images — the factory rule "every
-known-good part passes" — and keeps anomalib's min-max normalisation statistics, so the normalised threshold stays at
-0.5. No test image or label is read. The rule was chosen by comparing five rules on the synthetic test sets
-(docs/results.md); data the project has never seen will show whether it holds.
+The old rule (the highest score of ~10 held-out normals) judged most new good parts NG: images from the same parts
+and lighting as the training images score below new parts, and a maximum of a few says nothing about the next
+hundred. The thresholds are now fitted by a rule of :mod:`services.postprocessing.false_alarm` to out-of-sample
+normal scores — PatchCore's training images scored leave-one-image-out, plus the held-out validation normals — so that
+the share of new good parts judged NG (image threshold) or shown any region (pixel threshold, fitted to map peaks)
+stays within the budget. No test image or label is read. anomalib's min-max normalisation statistics are kept, so
+the normalised threshold stays at 0.5.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
 
+import numpy as np
 from anomalib.models.components.base import AnomalibModule
 
 from services.data.datasets import Sample
+from services.postprocessing.false_alarm import DEFAULT_RULE
+from services.registry.normal_scores import LEAVE_ONE_OUT, VALIDATION, Calibration, NormalScores, fit_calibration
 from services.training.evaluation import score_samples
-
-RULE = "highest image and pixel score of the held-out normal validation images"
 
 
 class CalibrationError(ValueError):
     """The images given for calibration cannot set thresholds."""
 
 
-@dataclass(frozen=True)
-class NormalCeiling:
-    """The highest raw scores the held-out normal images reach (model units)."""
-
-    image: float
-    pixel: float
-    n_images: int
-    rule: str = RULE
-
-    def as_dict(self) -> dict[str, object]:
-        """JSON-ready fields."""
-        return asdict(self)
-
-
-def normal_ceiling(model: AnomalibModule, normals: Sequence[Sample], device: str = "cpu") -> NormalCeiling:
-    """Score ``normals`` with the fitted model; their highest image score and pixel score."""
+def out_of_sample_normals(model: AnomalibModule, normals: Sequence[Sample], device: str = "cpu") -> NormalScores:
+    """The held-out ``normals`` scored by the fitted model, after its leave-one-image-out training scores if any."""
     if not normals or any(sample.is_anomalous for sample in normals):
         raise CalibrationError("calibration needs at least one image, and only normal (defect-free) images")
     scored = score_samples(model, normals, device=device).scored
-    return NormalCeiling(
-        image=float(scored.raw_scores.max()), pixel=float(scored.raw_maps.max()), n_images=len(normals)
+    peaks = scored.raw_maps.reshape(len(normals), -1).max(axis=1)
+    left_out = getattr(model, "leave_one_out", None)
+    loo_image, loo_peak = (left_out.image, left_out.pixel_peak) if left_out is not None else ((), ())
+    sources = {LEAVE_ONE_OUT: len(loo_image), VALIDATION: len(normals)} if loo_image else {VALIDATION: len(normals)}
+    return NormalScores(
+        image=tuple(map(float, (*loo_image, *scored.raw_scores))),
+        pixel_peak=tuple(map(float, (*loo_peak, *np.asarray(peaks)))),
+        sources=sources,
     )
 
 
-def apply_ceiling(model: AnomalibModule, ceiling: NormalCeiling) -> None:
+def apply_calibration(model: AnomalibModule, calibration: Calibration) -> None:
     """Set the model's image and pixel thresholds (its post-processor buffers, saved with the checkpoint)."""
     post = model.post_processor
-    post._image_threshold.fill_(ceiling.image)
-    post._pixel_threshold.fill_(ceiling.pixel)
+    post._image_threshold.fill_(calibration.image.threshold)
+    post._pixel_threshold.fill_(calibration.pixel.threshold)
 
 
-def calibrate_on_normals(model: AnomalibModule, normals: Sequence[Sample], device: str = "cpu") -> NormalCeiling:
-    """Move the thresholds of a validated model to the normal ceiling of ``normals``; returns that ceiling."""
-    ceiling = normal_ceiling(model, normals, device)
-    apply_ceiling(model, ceiling)
-    return ceiling
+def calibrate(
+    model: AnomalibModule,
+    normals: Sequence[Sample],
+    budget: float,
+    device: str = "cpu",
+    rule: str = DEFAULT_RULE,
+) -> tuple[Calibration, NormalScores]:
+    """Fit thresholds for ``budget`` to the model's out-of-sample normal scores and set them on the model."""
+    scores = out_of_sample_normals(model, normals, device)
+    calibration = fit_calibration(scores, budget, rule)
+    apply_calibration(model, calibration)
+    return calibration, scores

@@ -31,7 +31,7 @@ from services.postprocessing.visualization import panel
 from services.registry import runs as registry
 from services.registry.runs import Run, RunMetrics, metric_text
 from services.settings import Settings
-from services.training.calibration import calibrate_on_normals
+from services.training.calibration import calibrate
 from services.training.evaluation import ScoredTestSet, compute_metrics, image_curves, score_samples
 
 PANELS_PER_DEFECT = 2
@@ -122,7 +122,9 @@ def _quiet_libraries() -> None:
 def _write_predictions(path: Path, scores: ScoredTestSet, root: Path) -> None:
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["image_path", "defect_type", "gt_label", "score", "raw_score", "pred_label", "mask_path"])
+        writer.writerow(
+            ["image_path", "defect_type", "gt_label", "score", "raw_score", "pred_label", "mask_path", "raw_map_peak"]
+        )
         scored = scores.scored
         for i, sample in enumerate(scores.samples):
             writer.writerow(
@@ -134,6 +136,7 @@ def _write_predictions(path: Path, scores: ScoredTestSet, root: Path) -> None:
                     f"{scored.raw_scores[i]:.6f}",
                     int(scored.labels[i]),
                     str(sample.mask_path.relative_to(root)) if sample.mask_path else "",
+                    f"{scored.raw_maps[i].max():.6f}",
                 ]
             )
 
@@ -207,7 +210,9 @@ def _write_run(
         engine.fit(model=model, datamodule=datamodule)
         if not np.isfinite(Thresholds.of(model).image):
             engine.validate(model=model, datamodule=datamodule, verbose=False)
-        ceiling = calibrate_on_normals(model, protocol.validation_normals, device=request.device)
+        calibration, normal_scores = calibrate(
+            model, protocol.validation_normals, settings.false_alarm_budget, device=request.device
+        )
         fit_s = time.perf_counter() - started
         engine.trainer.save_checkpoint(out / registry.CHECKPOINT)
         progress(f"{config.model}/{request.category}: scoring {len(protocol.test)} test images")
@@ -218,6 +223,7 @@ def _write_run(
     thresholds = Thresholds.of(model)
     root = request.dataset.root
     write_test_artefacts(out, scores, root)
+    normal_scores.write(out)
     record = RunMetrics(
         dataset=request.dataset.name,
         dataset_version=request.dataset.version,
@@ -230,7 +236,7 @@ def _write_run(
         unavailable=metrics.unavailable,
         thresholds=asdict(thresholds),
         config={**config.as_dict(), **built.provenance},
-        protocol={**protocol.describe(), "thresholds": ceiling.as_dict()},
+        protocol={**protocol.describe(), "calibration": calibration.as_dict()},
         timings={
             "fit_s": round(fit_s, 3),
             "test_ms_per_image": round(test_ms, 3),

@@ -1,56 +1,115 @@
-"""Thresholds at the highest score of held-out normal images."""
+"""Thresholds fitted to a false-alarm budget from out-of-sample normal scores."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from dataclasses import replace
 
 import numpy as np
 import pytest
+import torch
 
 from services.data.datasets import list_samples
-from services.modeling.factory import load_model
+from services.modeling.factory import build_model, load_model, profile_config
 from services.modeling.scoring import Thresholds
-from services.training.calibration import CalibrationError, calibrate_on_normals, normal_ceiling
+from services.registry.normal_scores import LEAVE_ONE_OUT, VALIDATION, NormalScores, fit_calibration
+from services.training.calibration import CalibrationError, calibrate, out_of_sample_normals
 from services.training.evaluation import score_samples
 from tests.conftest import TinyRegistry
 
 
 @pytest.mark.parametrize("model_name", ["patchcore", "efficientad"])
-def test_every_calibration_image_passes_and_the_highest_sits_on_the_threshold(
+def test_calibration_sets_the_fitted_thresholds_and_keeps_normalisation(
     tiny_registry: TinyRegistry, model_name: str
 ) -> None:
-    run = tiny_registry.runs[model_name]
-    model = load_model(model_name, run.checkpoint)
+    model = load_model(model_name, tiny_registry.runs[model_name].checkpoint)
     before = Thresholds.of(model)
     normals = list_samples(tiny_registry.dataset_root, "tile", "train")[:4]
-    ceiling = calibrate_on_normals(model, normals)
+    calibration, scores = calibrate(model, normals, budget=0.2, rule="max")
     after = Thresholds.of(model)
-    assert (after.image, after.pixel) == pytest.approx((ceiling.image, ceiling.pixel))
+    assert (after.image, after.pixel) == pytest.approx((calibration.image.threshold, calibration.pixel.threshold))
     assert (after.image_min, after.image_max, after.pixel_min, after.pixel_max) == (
         before.image_min,
         before.image_max,
         before.pixel_min,
         before.pixel_max,
     ), "normalisation statistics stay anomalib's"
+    assert scores.sources == {VALIDATION: 4}, "a reloaded model has no leave-one-out scores: validation only"
     scored = score_samples(model, normals).scored
-    assert scored.scores.max() == pytest.approx(0.5, abs=1e-5)
-    assert not scored.labels.any(), "no calibration image is called defective"
+    assert scored.scores.max() == pytest.approx(0.5, abs=1e-5), "rule 'max': the highest normal sits on 0.5"
     assert np.max(scored.maps) == pytest.approx(0.5, abs=1e-5)
+    assert calibration.image.n_above == 0 and calibration.image.n_normals == 4
+
+
+def test_a_stricter_budget_gives_a_higher_threshold(tiny_registry: TinyRegistry) -> None:
+    model = load_model("patchcore", tiny_registry.runs["patchcore"].checkpoint)
+    normals = list_samples(tiny_registry.dataset_root, "tile", "train")
+    scores = out_of_sample_normals(model, normals)
+    assert len(scores.image) == len(normals) == 8
+    loose, strict = fit_calibration(scores, 0.4, "quantile"), fit_calibration(scores, 0.15, "quantile")
+    ordered = sorted(scores.image)
+    assert loose.image.threshold == ordered[5], "rank ⌈(1 − 0.4)·9⌉ = 6"
+    assert strict.image.threshold == ordered[7], "rank ⌈(1 − 0.15)·9⌉ = 8"
+    assert strict.image.threshold > loose.image.threshold
+    assert strict.pixel.threshold > loose.pixel.threshold
+    assert (strict.image.n_above, loose.image.n_above) == (0, 2)
 
 
 def test_refuses_no_images_and_anomalous_images(tiny_registry: TinyRegistry) -> None:
-    run = tiny_registry.runs["patchcore"]
-    model = load_model("patchcore", run.checkpoint)
+    model = load_model("patchcore", tiny_registry.runs["patchcore"].checkpoint)
     with pytest.raises(CalibrationError, match="only normal"):
-        normal_ceiling(model, [])
+        out_of_sample_normals(model, [])
     defective = [s for s in list_samples(tiny_registry.dataset_root, "tile", "test") if s.is_anomalous][:1]
     assert defective
     with pytest.raises(CalibrationError, match="only normal"):
-        normal_ceiling(model, defective)
+        out_of_sample_normals(model, defective)
 
 
-def test_ceiling_is_recorded_with_its_rule(tiny_registry: TinyRegistry, tmp_path: Path) -> None:
-    model = load_model("patchcore", tiny_registry.runs["patchcore"].checkpoint)
-    ceiling = normal_ceiling(model, list_samples(tiny_registry.dataset_root, "tile", "train")[:2])
-    assert ceiling.as_dict()["n_images"] == 2
-    assert "held-out normal" in ceiling.as_dict()["rule"]
+def test_normal_scores_round_trip_and_refuse_disagreeing_lengths(tmp_path) -> None:
+    scores = NormalScores(image=(1.0, 2.0, 3.0), pixel_peak=(4.0, 5.0, 6.0), sources={LEAVE_ONE_OUT: 2, VALIDATION: 1})
+    scores.write(tmp_path)
+    assert NormalScores.read(tmp_path) == scores
+    assert NormalScores.read(tmp_path / "missing") is None
+    with pytest.raises(ValueError, match="disagree"):
+        NormalScores(image=(1.0,), pixel_peak=(1.0, 2.0), sources={VALIDATION: 1})
+
+
+def test_leave_one_image_out_scores_each_training_image_against_the_other_images_only(
+    tiny_registry: TinyRegistry,
+) -> None:
+    """With the whole bank kept (coreset ratio 1) and one neighbour, an image's leave-one-out score is the largest
+    distance from one of its patches to the nearest patch of another image: computed here by hand with cdist."""
+    from anomalib.engine import Engine
+
+    from services.data.datasets import open_dataset
+    from services.data.protocol import ProtocolDataModule, build_protocol
+
+    settings = tiny_registry.settings
+    protocol = build_protocol(open_dataset(tiny_registry.dataset_root, ("tile",)), "tile", settings, seed=0)
+    config = replace(profile_config("demo", "patchcore", seed=0), image_size=32, coreset_ratio=1.0, num_neighbors=1)
+    module = build_model(config, settings).module
+    embeddings: list[torch.Tensor] = []
+    real_fit = module.fit
+
+    def keep_embeddings() -> None:
+        embeddings.append(torch.vstack(module.model.embedding_store).clone())
+        real_fit()
+
+    module.fit = keep_embeddings
+    engine = Engine(
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_progress_bar=False,
+        default_root_dir=settings.registry_dir / "tmp_loo",
+    )
+    engine.fit(model=module, datamodule=ProtocolDataModule(protocol, train_batch_size=4, eval_batch_size=4))
+    left_out = module.leave_one_out
+    n_images = len(protocol.train)
+    assert left_out is not None and len(left_out.image) == len(left_out.pixel_peak) == n_images
+    per_image = embeddings[0].reshape(n_images, -1, embeddings[0].shape[-1])
+    for image in (0, n_images - 1):
+        others = torch.cat([per_image[j] for j in range(n_images) if j != image])
+        expected = torch.cdist(per_image[image], others).min(dim=1).values.max()
+        assert left_out.image[image] == pytest.approx(float(expected), rel=1e-4)
+    in_bank = score_samples(module, protocol.train[:1]).scored.raw_scores[0]
+    assert left_out.image[0] > in_bank, "an image's own patches make it look more normal than a new part"

@@ -15,10 +15,12 @@ import pytest
 from services.data.datasets import open_dataset
 from services.data.protocol import PSEUDO_DEFECT, build_protocol
 from services.modeling.factory import load_model, profile_config
+from services.postprocessing.false_alarm import DEFAULT_RULE
 from services.registry import runs as registry
+from services.registry.normal_scores import LEAVE_ONE_OUT, VALIDATION, NormalScores
 from services.settings import PROJECT_ROOT, Settings
 from services.training import evaluation
-from services.training.calibration import RULE, calibrate_on_normals
+from services.training.calibration import calibrate
 from tests.conftest import TinyRegistry
 
 pytestmark = pytest.mark.slow
@@ -76,7 +78,7 @@ def test_thresholds_never_read_test_files(
     assert {str(s.path) for s in protocol.train} <= set(opened), "training images bypassed read_rgb"
     real_load = evaluation._load
     monkeypatch.setattr(evaluation, "_load", lambda sample: opened.append(str(sample.path)) or real_load(sample))
-    calibrate_on_normals(model, protocol.validation_normals)
+    calibrate(model, protocol.validation_normals, budget=0.01)
     assert opened, "the spy saw no file"
     test_root = tiny_synthetic_root / "tile"
     leaked = [
@@ -131,9 +133,13 @@ def test_every_artefact_and_metric_field(runs: list[registry.Run], tiny_syntheti
         assert set(record.thresholds) == {"image", "pixel", "image_min", "image_max", "pixel_min", "pixel_max"}
         assert all(np.isfinite(value) for value in record.thresholds.values())
         assert record.protocol["thresholds_fitted_on"].startswith("validation")
-        ceiling = record.protocol["thresholds"]
-        assert ceiling["rule"] == RULE and ceiling["n_images"] >= 2
-        assert (ceiling["image"], ceiling["pixel"]) == pytest.approx(
+        calibration = record.protocol["calibration"]
+        kept = NormalScores.read(run.path)
+        assert kept is not None and len(kept.image) == calibration["image"]["n_normals"] >= 2
+        assert kept.sources[VALIDATION] == record.protocol["n_validation_normal"]
+        assert (LEAVE_ONE_OUT in kept.sources) == (record.model == "patchcore")
+        assert calibration["image"]["rule"] == DEFAULT_RULE and calibration["image"]["budget"] == 0.01
+        assert (calibration["image"]["threshold"], calibration["pixel"]["threshold"]) == pytest.approx(
             (record.thresholds["image"], record.thresholds["pixel"])
         )
         assert {"fit_s", "test_ms_per_image", "peak_rss_mb"} <= set(record.timings)

@@ -157,7 +157,7 @@ def test_good_only_product_trains_calibrates_and_reports_why_metrics_are_missing
     assert record.unavailable == dict.fromkeys(IMAGE_METRICS + PIXEL_METRICS, NO_DEFECTS)
     assert all(np.isnan(record.metrics[key]) for key in IMAGE_METRICS + PIXEL_METRICS)
     assert all(np.isfinite(value) for value in record.thresholds.values())
-    assert record.protocol["thresholds"]["n_images"] == 2
+    assert record.protocol["calibration"]["sources"]["held-out validation normals"] == 2
     assert json.loads((own.good_only.path / registry.CURVES).read_text()) == {}
     assert [row["defect_type"] for row in _predictions(own.good_only)] == ["good"] * 3
     assert registry.manifest_status(own.good_only.path) == "ok"
