@@ -81,15 +81,16 @@ CHOSEN_PHOTOS = (
 
 @dataclass(frozen=True)
 class ConfirmationConfig:
-    """Image side, counts, how many areas each photograph is split into and which of them are test areas."""
+    """Image side, counts, how many areas each photograph is split into and which of them are test areas (the
+    chosen photos' regions split 6 x 2, so the default test areas are two per row, apart from each other)."""
 
     seed: int = 0
     image_size: int = 256
     n_train: int = 80
     n_test_good: int = 24
     n_test_per_defect: int = 10
-    n_areas: int = 8
-    test_areas: tuple[int, ...] = (1, 6)
+    n_areas: int = 12
+    test_areas: tuple[int, ...] = (1, 4, 6, 9)
 
     def __post_init__(self) -> None:
         if self.seed < 0:
@@ -303,8 +304,8 @@ def paint_scratch(rng: np.random.Generator, part: np.ndarray, foreign: np.ndarra
 
 
 def paint_stain(rng: np.random.Generator, part: np.ndarray, foreign: np.ndarray) -> np.ndarray:
-    """A soft-edged translucent blob of overlapping ellipses that shifts the colour (rust, dark oil or chemical blue)
-    and keeps the texture under it; radius 4–18 % of the side."""
+    """A soft-edged translucent blob of overlapping ellipses in rust, dark oil or a whitish residue that keeps half
+    the texture under it; radius 4–18 % of the side."""
     size = part.shape[0]
     radius, centre = size * rng.uniform(0.04, 0.18), _centre(rng, size)
     canvas = np.zeros((size, size), np.uint8)
@@ -314,10 +315,10 @@ def paint_stain(rng: np.random.Generator, part: np.ndarray, foreign: np.ndarray)
         box = ((float(offset[0]), float(offset[1])), (float(2 * axes[0]), float(2 * axes[1])), rng.uniform(0, 180))
         cv2.ellipse(canvas, box, 255, -1, cv2.LINE_AA)
     soft = cv2.GaussianBlur(canvas.astype(np.float32), (0, 0), max(1.0, radius * 0.25)) / 255
-    tints = ((1.25, 0.75, 0.45), (0.45, 0.4, 0.35), (0.6, 0.85, 1.35))
-    tint = np.asarray(tints[int(rng.integers(len(tints)))], np.float32) * rng.uniform(0.9, 1.1, 3)
+    colours = ((0.55, 0.3, 0.12), (0.08, 0.07, 0.06), (0.62, 0.7, 0.8))
+    colour = np.asarray(colours[int(rng.integers(len(colours)))], np.float32) * rng.uniform(0.9, 1.1, 3)
     alpha = (soft / max(float(soft.max()), 1e-6))[..., None] * rng.uniform(0.45, 0.8)
-    return part * (1 - alpha) + np.clip(part * tint, 0, 1) * alpha
+    return part * (1 - alpha) + (part + colour) / 2 * alpha
 
 
 def paint_patch(rng: np.random.Generator, part: np.ndarray, foreign: np.ndarray) -> np.ndarray:
