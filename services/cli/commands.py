@@ -61,6 +61,49 @@ def _run_synth(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _add_confirmation(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "confirmation",
+        help="write the confirmation set: products cut from real photographs, independently painted defects",
+    )
+    parser.add_argument(
+        "--photos", required=True, metavar="DIR", help="the wallpapers folder, e.g. /usr/share/wallpapers"
+    )
+    parser.add_argument("--out", default=None, metavar="DIR", help="output root (default: <data root>/confirmation)")
+    parser.add_argument("--size", type=int, default=None, help="image side in pixels (default 256)")
+    parser.add_argument("--seed", type=int, default=None, help="generator seed (default: ANOMALYLENS_SEED)")
+    parser.add_argument("--train", type=int, default=None, help="normal training images per product (default 80)")
+    parser.add_argument("--test-good", type=int, default=None, help="normal test images per product (default 24)")
+    parser.add_argument("--per-defect", type=int, default=None, help="test images per defect type (default 10)")
+    parser.add_argument("--contact-sheet", default=None, help="also write a PNG of one normal and one image per defect")
+    parser.set_defaults(handler=_run_confirmation)
+
+
+def _run_confirmation(args: argparse.Namespace, settings: Settings) -> int:
+    from dataclasses import replace
+    from pathlib import Path
+
+    from services.data.confirmation import ConfirmationConfig, build_confirmation_set, write_contact_sheet
+
+    chosen = {
+        "seed": settings.seed if args.seed is None else args.seed,
+        "image_size": args.size,
+        "n_train": args.train,
+        "n_test_good": args.test_good,
+        "n_test_per_defect": args.per_defect,
+    }
+    config = replace(ConfirmationConfig(), **{name: value for name, value in chosen.items() if value is not None})
+    out = Path(args.out) if args.out else settings.data_root / "confirmation"
+    written = build_confirmation_set(Path(args.photos), out, config)
+    print(f"wrote confirmation set ({', '.join(written.info.categories)}) to {written.info.root}")
+    for product, counts in written.counts.items():
+        print(f"  {product}: " + ", ".join(f"{count} {key}" for key, count in counts.items()))
+    print(f"record {written.record}, fingerprint {written.info.fingerprint}")
+    if args.contact_sheet:
+        print(f"wrote contact sheet {write_contact_sheet(written.info.root, Path(args.contact_sheet))}")
+    return 0
+
+
 def _add_benchmark(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("benchmark", help="train and evaluate models per category into the registry")
     parser.add_argument("--dataset", choices=("synthetic", "mvtec_ad"), default="synthetic")
@@ -319,6 +362,7 @@ def _run_train(args: argparse.Namespace, settings: Settings) -> int:
 
 BUILDERS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_synth,
+    _add_confirmation,
     _add_benchmark,
     _add_report,
     _add_demo,
