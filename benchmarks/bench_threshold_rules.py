@@ -23,11 +23,11 @@ from sklearn.metrics import f1_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from services.postprocessing.false_alarm import DEFAULT_RULE, RULES, observed_interval, promise_holds  # noqa: E402
-from services.postprocessing.regions import extract_regions, region_mask  # noqa: E402
-from services.registry import runs as registry  # noqa: E402
-from services.registry.normal_scores import Calibration, NormalScores, fit_calibration  # noqa: E402
-from services.settings import Settings  # noqa: E402
+from services.postprocessing.false_alarm import DEFAULT_RULE, RULES, observed_interval, promise_holds
+from services.postprocessing.regions import extract_regions, region_mask
+from services.registry import runs as registry
+from services.registry.normal_scores import Calibration, NormalScores, fit_calibration
+from services.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -150,10 +150,11 @@ def product_table(rows: list[tuple[registry.Run, Calibration, Outcome]]) -> list
     ]
     for run, calibration, result in rows:
         evidence = calibration.image
+        low, high = (100 * bound for bound in evidence.interval)
         sources = " + ".join(str(count) for count in calibration.sources.values())
         lines.append(
             f"| {run.record.model} | {run.record.category} | {evidence.n_normals} ({sources}) | "
-            f"{100 * evidence.expected_rate:.1f} % ({100 * evidence.interval[0]:.1f}–{100 * evidence.interval[1]:.1f} %)"
+            f"{100 * evidence.expected_rate:.1f} % ({low:.1f}–{high:.1f} %)"
             f" | {_percent(result.false_alarms, result.good)} | {'yes' if result.holds else 'NO'} | {result.f1:.3f} | "
             f"{result.f1max:.3f} | {_percent(result.good_with_region, result.good)} | "
             f"{result.on_mask_regions} / {result.off_mask_regions} |"
@@ -172,7 +173,9 @@ def main() -> int:
         print(f"no run with out-of-sample normal scores under {args.registry}")
         return 2
     for label in sorted({dataset_label(run) for run in runs}):
-        chosen = sorted((r for r in runs if dataset_label(r) == label), key=lambda r: (r.record.model, r.record.category))
+        chosen = sorted(
+            (r for r in runs if dataset_label(r) == label), key=lambda r: (r.record.model, r.record.category)
+        )
         tests = {run.path: read_test_results(run) for run in chosen}
         print(f"\n## {label}: {len(chosen)} runs\n")
         for budget in args.budgets:
@@ -180,9 +183,7 @@ def main() -> int:
             for rule in RULES:
                 for run in chosen:
                     calibration = fit_calibration(NormalScores.read(run.path), budget, rule)  # type: ignore[arg-type]
-                    outcomes.setdefault((rule, run.record.model), []).append(
-                        outcome(run, tests[run.path], calibration)
-                    )
+                    outcomes.setdefault((rule, run.record.model), []).append(outcome(run, tests[run.path], calibration))
             print("\n".join(summary_table(outcomes, budget)) + "\n")
             rows = []
             for run in chosen:
