@@ -18,8 +18,10 @@ from scipy import stats
 
 CONFIDENCE = 0.95
 """Two-sided level of every interval shown (the upper bound alone is one-sided at this level)."""
-MIN_TAIL_FIT = 20
-"""The fewest normal scores a parametric tail is fitted to; with fewer, tail rules fall back to the highest score."""
+MIN_TAIL_FIT = 10
+"""The fewest normal scores a normal or log-normal tail is fitted to; with fewer, those rules take the highest score."""
+MIN_GPD_EXCEEDANCES = 15
+"""The fewest tail scores a generalised Pareto tail is fitted to; with fewer, that rule takes the conformal quantile."""
 GPD_TAIL_SHARE = 0.3
 """The share of the highest normal scores the generalised Pareto tail is fitted to."""
 
@@ -74,12 +76,12 @@ def rule_lognormal(scores: np.ndarray, budget: float) -> float:
 
 def rule_gpd(scores: np.ndarray, budget: float) -> float:
     """Peaks over threshold: a generalised Pareto tail fitted to the highest ``GPD_TAIL_SHARE`` of the scores,
-    extrapolated to the budget; the conformal quantile when the tail holds fewer than ``MIN_TAIL_FIT`` points."""
+    extrapolated to the budget; the conformal quantile when the tail holds fewer than ``MIN_GPD_EXCEEDANCES`` points."""
     ordered = np.sort(scores)
     u = float(np.quantile(ordered, 1 - GPD_TAIL_SHARE))
     excess = ordered[ordered > u] - u
     share = len(excess) / len(ordered)
-    if len(excess) < MIN_TAIL_FIT or budget >= share:
+    if len(excess) < MIN_GPD_EXCEEDANCES or budget >= share:
         return rule_quantile(scores, budget)
     shape, _, scale = stats.genpareto.fit(excess, floc=0.0)
     return float(u + stats.genpareto.ppf(1 - budget / share, shape, loc=0.0, scale=scale))
