@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from services.postprocessing.false_alarm import DEFAULT_RULE
+from services.postprocessing.false_alarm import DEFAULT_RULE, FalseAlarmEvidence
 from services.registry.normal_scores import NORMAL_SCORES, Calibration, NormalScores, fit_calibration
 from services.registry.runs import Run
 
@@ -84,3 +84,28 @@ def calibration_status(run: Run) -> str:
             "missing, so no other budget can be applied"
         )
     return ""
+
+
+def percent(share: float) -> str:
+    """A share as a percentage with two significant digits, without the sign: ``0.016`` → ``1.6``."""
+    return f"{100 * share:.2g}"
+
+
+def sources_text(sources: dict[str, int]) -> str:
+    """Where the normal scores come from: ``48 training images scored leave-one-image-out + 12 held-out …``."""
+    return " + ".join(f"{count} {source}" for source, count in sources.items())
+
+
+def rate_text(evidence: FalseAlarmEvidence) -> str:
+    """The false-alarm rate the evidence supports: ``≤ 1.6 % (95 %: 0.04–6 %)``."""
+    low, high = evidence.interval
+    return f"≤ {percent(evidence.expected_rate)} % (95 %: {percent(low)}–{percent(high)} %)"
+
+
+def too_few_text(evidence: FalseAlarmEvidence) -> str:
+    """Why the normals cannot support the budget, and how many it needs (for evidence without enough normals)."""
+    n = evidence.n_normals
+    return (
+        f"With {n} normal images no rule can promise less than 1/({n}+1) = {percent(evidence.floor)} %; "
+        f"a {percent(evidence.budget)} % budget needs ≥ {evidence.normals_needed}."
+    )

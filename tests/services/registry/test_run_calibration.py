@@ -7,13 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from services.registry.normal_scores import VALIDATION, NormalScores, fit_calibration
+from services.postprocessing.false_alarm import fit_threshold
+from services.registry.normal_scores import LEAVE_ONE_OUT, VALIDATION, NormalScores, fit_calibration
 from services.registry.run_calibration import (
     FORMER_RULE,
     IMPORTED,
     calibration_status,
     normalised,
+    rate_text,
     run_calibration,
+    sources_text,
+    too_few_text,
 )
 from services.registry.runs import Run
 from tests.fake_runs import record, write_run
@@ -86,3 +90,15 @@ def test_without_its_normal_scores_only_the_stored_budget_applies(tmp_path: Path
     stored = run_calibration(run, 0.2)
     assert stored is not None and stored.image_threshold == 0.5
     assert calibration_status(run).startswith("fitted to a 20 % false-alarm budget; its normal scores")
+
+
+def test_evidence_texts_name_the_bound_its_interval_and_what_too_few_normals_need() -> None:
+    evidence = fit_threshold([float(i) for i in range(60)], 0.01, "quantile")
+    assert evidence.n_above == 0 and not evidence.enough_normals
+    assert rate_text(evidence) == "≤ 1.6 % (95 %: 0.042–6 %)", "1/61; Beta(1, 60) quantiles 0.025 and 0.975"
+    assert too_few_text(evidence) == (
+        "With 60 normal images no rule can promise less than 1/(60+1) = 1.6 %; a 1 % budget needs ≥ 99."
+    )
+    assert sources_text({LEAVE_ONE_OUT: 48, VALIDATION: 12}) == (
+        "48 training images scored leave-one-image-out + 12 held-out validation normals"
+    )
