@@ -32,7 +32,7 @@ if not batch.images:
     st.stop()
 shown = batch.images[0]
 if len(batch.images) > 1:
-    results_table.render(batch.images, view.threshold)
+    results_table.render(batch.images, selection.runs, view)
     names = {inspected.digest: inspected.source.name for inspected in batch.images}
     digest = st.selectbox("Show image", list(names), format_func=names.__getitem__, key="inspect_image")
     shown = next(inspected for inspected in batch.images if inspected.digest == digest)

@@ -1,15 +1,18 @@
-"""Models: the registry's runs, how to train or add one, and importing a model trained elsewhere."""
+"""Models: the registry's runs, their thresholds at the false-alarm budget, how to train or add one, and importing a
+model trained elsewhere."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from components.models import import_form, registry_table, train_help
-from components.shared import app_shell
+from components.models import calibration_table, import_form, registry_table, train_help
+from components.shared import app_shell, false_alarm_budget
 
 app_shell.ensure_app()
 
 st.title("Models")
 registry_table.render()
+st.subheader("Thresholds at the false-alarm budget")
+calibration_table.render(false_alarm_budget.render())
 train_help.render()
 import_form.render()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from components.inspect import defect_figure, region_picker, verdict
+from components.inspect import budget_note, defect_figure, region_picker, verdict
 from components.inspect.batch_runner import InspectedImage
 from components.inspect.threshold_controls import ViewSettings
 from components.shared import neighbour_panel, resources
@@ -25,7 +25,7 @@ def render(
     neighbour_columns: int,
 ) -> None:
     """Figure, then verdict and regions, then neighbours, each in its area (areas may be the same container)."""
-    prediction = inspected.predictions[model].at_threshold(view.threshold)
+    prediction = view.judge(inspected.predictions[model], run)
     key = region_picker.region_key(model, inspected.digest)
     selected = region_picker.picked(prediction.regions, key)
     with figure_area:
@@ -43,6 +43,7 @@ def render(
         )
     with detail_area:
         verdict.render(prediction, resources.detector(run))
+        budget_note.render(run, view)
         region_picker.render(prediction.regions, key)
     if selected is None:
         return
@@ -53,6 +54,6 @@ def render(
             lambda library: library.similar_to_region(
                 rgb, anomaly_map, selected, exclude_image_path=inspected.source.dataset_path
             ),
-            cache_key=(inspected.digest, str(run.path), view.threshold, selected.id),
+            cache_key=(inspected.digest, str(run.path), prediction.map_threshold, selected.id),
             columns=neighbour_columns,
         )

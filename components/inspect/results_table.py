@@ -6,14 +6,16 @@ import pandas as pd
 import streamlit as st
 
 from components.inspect.batch_runner import InspectedImage
+from components.inspect.threshold_controls import ViewSettings
 from components.shared.style import model_label
+from services.registry.runs import Run
 
 
-def _rows(images: list[InspectedImage], threshold: float) -> pd.DataFrame:
+def _rows(images: list[InspectedImage], runs: dict[str, Run], view: ViewSettings) -> pd.DataFrame:
     rows = []
     for inspected in images:
         for model, prediction in inspected.predictions.items():
-            judged = prediction.at_threshold(threshold)
+            judged = view.judge(prediction, runs[model])
             rows.append(
                 {
                     "Image": inspected.source.name,
@@ -28,9 +30,10 @@ def _rows(images: list[InspectedImage], threshold: float) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def render(images: list[InspectedImage], threshold: float) -> None:
-    """Click a column header to sort; the download holds the same rows."""
-    table = _rows(images, threshold)
+def render(images: list[InspectedImage], runs: dict[str, Run], view: ViewSettings) -> None:
+    """Each image judged as its verdict is (:meth:`ViewSettings.judge`); click a column header to sort; the download
+    holds the same rows."""
+    table = _rows(images, runs, view)
     st.dataframe(
         table,
         hide_index=True,

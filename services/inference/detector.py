@@ -50,6 +50,13 @@ class Prediction:
     anomaly_map: np.ndarray  # (H, W) float32 in [0, 1] at the input image's resolution
     regions: tuple[DefectRegion, ...]
     timings_ms: dict[str, float] = field(default_factory=dict)
+    pixel_threshold: float | None = None
+    """The map's threshold (masks, regions) when it differs from the image score's."""
+
+    @property
+    def map_threshold(self) -> float:
+        """The threshold the anomaly map is judged at: the pixel one, else the image one."""
+        return self.threshold if self.pixel_threshold is None else self.pixel_threshold
 
     @property
     def is_anomalous(self) -> bool:
@@ -58,15 +65,18 @@ class Prediction:
 
     @property
     def mask(self) -> np.ndarray:
-        """Pixels above the threshold."""
-        return self.anomaly_map > self.threshold
+        """Pixels above the map's threshold."""
+        return self.anomaly_map > self.map_threshold
 
-    def at_threshold(self, threshold: float) -> Prediction:
-        """The same prediction judged at another threshold (verdict, mask and regions change; the map does not)."""
-        if not 0.0 <= threshold <= 1.0:
-            raise ValueError(f"threshold must be within [0, 1], got {threshold}")
-        regions = tuple(extract_regions(self.anomaly_map, self.anomaly_map > threshold))
-        return replace(self, threshold=threshold, regions=regions)
+    def at_threshold(self, threshold: float, pixel_threshold: float | None = None) -> Prediction:
+        """The same prediction judged at other thresholds, image and pixel (default: the image one); verdict, mask
+        and regions change, the map does not."""
+        pixel = threshold if pixel_threshold is None else pixel_threshold
+        for value in (threshold, pixel):
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"threshold must be within [0, 1], got {value}")
+        regions = tuple(extract_regions(self.anomaly_map, self.anomaly_map > pixel))
+        return replace(self, threshold=threshold, pixel_threshold=pixel, regions=regions)
 
 
 class Detector:

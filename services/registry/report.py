@@ -1,7 +1,9 @@
 """The results table in the reference study's shape, with averages and the labelled reference rows.
 
 Any category the registry holds gets its rows. A value is ``None`` where a source does not report it (shown "—") and
-``NaN`` where our test split cannot define it (shown "n/a", with the reason from the run's record).
+``NaN`` where our test split cannot define it (shown "n/a", with the reason from the run's record). Our rows also
+say which false-alarm budget their thresholds were fitted to, how many normal images that rests on and the expected
+false-alarm rate the evidence supports ("n/a" with the reason for runs without out-of-sample normal scores).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from services.registry.reference import REFERENCE_ROWS
+from services.registry.run_calibration import calibration_status, percent, rate_text, stored_calibration
 from services.registry.runs import NOT_AVAILABLE, Run, metric_text, sorted_categories
 
 COLUMNS = (
@@ -24,6 +27,11 @@ COLUMNS = (
     ("image_f1max", "Image F1Max (oracle thr.)"),
     ("pixel_f1max", "Pixel F1Max (oracle thr.)"),
     ("pixel_aupro", "Pixel AUPRO@0.3"),
+)
+FALSE_ALARM_COLUMNS = (
+    ("false_alarm_budget", "False-alarm budget"),
+    ("normals", "Normals"),
+    ("false_alarm_bound", "Expected false-alarm rate"),
 )
 AVERAGE = "average"
 NOT_REPORTED = "—"
@@ -40,6 +48,8 @@ class TableRow:
     category: str
     values: dict[str, float | None]
     unavailable: dict[str, str] = field(default_factory=dict)
+    false_alarm: dict[str, str] = field(default_factory=dict)
+    """The ``FALSE_ALARM_COLUMNS`` cells of a run's row (empty elsewhere: not reported)."""
 
 
 def _mean(values: list[float | None]) -> float | None:
@@ -64,6 +74,21 @@ def _with_averages(rows: list[TableRow]) -> list[TableRow]:
     return out
 
 
+def false_alarm_cells(run: Run) -> dict[str, str]:
+    """The budget the run's thresholds were fitted to, the normals they rest on and the expected false-alarm rate
+    they support; "n/a" with the reason for a run without out-of-sample normal scores."""
+    stored = stored_calibration(run)
+    if stored is None:
+        reason = f"{NOT_AVAILABLE}: {calibration_status(run)}"
+        return {"false_alarm_budget": NOT_AVAILABLE, "normals": NOT_AVAILABLE, "false_alarm_bound": reason}
+    image = stored.image
+    return {
+        "false_alarm_budget": f"{percent(image.budget)} %",
+        "normals": str(image.n_normals),
+        "false_alarm_bound": rate_text(image),
+    }
+
+
 def results_rows(runs: list[Run], categories: tuple[str, ...] | None = None) -> list[TableRow]:
     """Our rows (one per model and category, from the given runs) followed by averages per model; ``categories``
     chooses and orders them (default: every category of ``runs``, sorted by :func:`sorted_categories`)."""
@@ -80,6 +105,7 @@ def results_rows(runs: list[Run], categories: tuple[str, ...] | None = None) -> 
             run.record.category,
             {key: run.record.metrics.get(key) for key, _ in COLUMNS},
             {key: reason for key, reason in run.record.unavailable.items() if key in dict(COLUMNS)},
+            false_alarm_cells(run),
         )
         for run in chosen
     ]
@@ -101,6 +127,12 @@ def _cell(value: float | None) -> str:
     return NOT_REPORTED if value is None else metric_text(value)
 
 
+def _cells(row: TableRow) -> list[str]:
+    """The row's metric cells, then its false-alarm cells."""
+    metrics = [_cell(row.values.get(key)) for key, _ in COLUMNS]
+    return metrics + [row.false_alarm.get(key, NOT_REPORTED) for key, _ in FALSE_ALARM_COLUMNS]
+
+
 def unavailable_text(unavailable: Mapping[str, str]) -> str:
     """Why metrics are not available, grouped by reason, in the table's column order:
     ``Pixel AUROC, Pixel F1: no ground-truth masks``."""
@@ -118,11 +150,11 @@ def unavailable_notes(rows: list[TableRow]) -> list[str]:
 
 def to_markdown(rows: list[TableRow]) -> str:
     """A Markdown table; under it, why each "n/a" is not available."""
-    header = ["Source", "Model", "Category", *(title for _, title in COLUMNS)]
+    header = ["Source", "Model", "Category", *(title for _, title in (*COLUMNS, *FALSE_ALARM_COLUMNS))]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
         cells = [row.source, row.model, f"**{row.category}**" if row.category == AVERAGE else row.category]
-        cells += [_cell(row.values.get(key)) for key, _ in COLUMNS]
+        cells += _cells(row)
         lines.append("| " + " | ".join(cells) + " |")
     notes = unavailable_notes(rows)
     if notes:
@@ -134,9 +166,9 @@ def to_csv(rows: list[TableRow]) -> str:
     """CSV text with machine-readable column names."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["source", "model", "category", *(key for key, _ in COLUMNS)])
+    writer.writerow(["source", "model", "category", *(key for key, _ in (*COLUMNS, *FALSE_ALARM_COLUMNS))])
     for row in rows:
-        writer.writerow([row.source, row.model, row.category, *(_cell(row.values.get(key)) for key, _ in COLUMNS)])
+        writer.writerow([row.source, row.model, row.category, *_cells(row)])
     return buffer.getvalue()
 
 

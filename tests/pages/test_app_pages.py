@@ -62,7 +62,7 @@ def test_compare_shows_table_charts_and_csv(registry_env: PageRegistry, app: App
 def test_models_lists_every_run_with_its_integrity(registry_env: PageRegistry, app: AppTest) -> None:
     app.run()
     app.switch_page("pages/models.py").run()
-    (table,) = (frame.value for frame in app.dataframe)
+    table = next(frame.value for frame in app.dataframe if "sha256" in frame.value.columns)
     assert sorted(table["Model"]) == ["EfficientAd", "PatchCore"]
     assert set(table["sha256"]) == {"ok"}
     runs = list_runs(get_settings())
@@ -119,7 +119,7 @@ def test_models_flags_a_run_whose_files_changed(registry_env: PageRegistry, app:
     try:
         app.run()
         app.switch_page("pages/models.py").run()
-        (table,) = (frame.value for frame in app.dataframe)
+        table = next(frame.value for frame in app.dataframe if "sha256" in frame.value.columns)
         assert sorted(table["sha256"]) == ["MODIFIED", "ok"]
     finally:
         predictions.write_bytes(original)

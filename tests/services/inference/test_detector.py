@@ -14,9 +14,9 @@ from PIL import Image
 
 from services.data.datasets import list_samples
 from services.data.images import ImageInputError
-from services.inference.detector import Detector
+from services.inference.detector import Detector, Prediction
 from services.inference.openvino_backend import cpu_computes_bf16
-from services.postprocessing.regions import CALIBRATED_THRESHOLD
+from services.postprocessing.regions import CALIBRATED_THRESHOLD, extract_regions
 from services.registry.runs import CHECKPOINT, EXPORT_CACHE, METRICS, file_sha256, load_run, manifest_status
 from tests.conftest import TinyRegistry
 
@@ -189,6 +189,24 @@ def test_threshold_changes_verdict_and_mask_without_rerunning(detector: Detector
     assert lowest.mask.sum() == (prediction.anomaly_map > 0).sum()
     with pytest.raises(ValueError, match=r"within \[0, 1\]"):
         prediction.at_threshold(1.5)
+
+
+def test_image_and_pixel_thresholds_judge_the_score_and_the_map_apart() -> None:
+    anomaly_map = np.zeros((32, 32), np.float32)
+    anomaly_map[4:12, 4:12] = 0.7
+    anomaly_map[20:28, 20:28] = 0.9
+    regions = tuple(extract_regions(anomaly_map, anomaly_map > 0.5))
+    prediction = Prediction("part.png", "patchcore", "run", 0.6, 0.5, anomaly_map, regions)
+    strict_map = prediction.at_threshold(0.55, pixel_threshold=0.8)
+    assert strict_map.is_anomalous, "score 0.6 > image threshold 0.55"
+    assert (strict_map.threshold, strict_map.map_threshold) == (0.55, 0.8)
+    assert strict_map.mask.sum() == 64 and len(strict_map.regions) == 1, "only the 0.9 square is above 0.8"
+    strict_score = prediction.at_threshold(0.65, pixel_threshold=0.6)
+    assert not strict_score.is_anomalous and len(strict_score.regions) == 2
+    same = prediction.at_threshold(0.8)
+    assert same.map_threshold == 0.8 and same.mask.sum() == 64, "the pixel threshold defaults to the image one"
+    with pytest.raises(ValueError, match=r"within \[0, 1\], got 1.5"):
+        prediction.at_threshold(0.5, pixel_threshold=1.5)
 
 
 def test_grayscale_input_is_accepted(detector: Detector, test_images: list[Path]) -> None:

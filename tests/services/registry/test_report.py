@@ -3,12 +3,15 @@ with its reason."""
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from services.registry.normal_scores import VALIDATION, NormalScores, fit_calibration
 from services.registry.reference import REFERENCE_STUDY
 from services.registry.report import (
     AVERAGE,
@@ -20,6 +23,7 @@ from services.registry.report import (
     unavailable_text,
     write_report,
 )
+from services.registry.run_calibration import FORMER_RULE, IMPORTED
 from services.registry.runs import Run, RunMetrics
 
 
@@ -103,3 +107,29 @@ def test_unavailable_metrics_show_n_a_with_their_reason_and_spoil_only_their_ave
     assert f"- patchcore · average: Pixel AUROC, Pixel F1: {PARTIAL_AVERAGE}" in markdown
     assert "pcb_connector,0.700,0.700,n/a,n/a," in to_csv(rows)
     assert unavailable_text({}) == ""
+
+
+def test_our_rows_give_the_budget_normals_and_rate_bound_or_n_a_with_the_reason() -> None:
+    scores = NormalScores(image=tuple(float(i) for i in range(60)), pixel_peak=(1.0,) * 60, sources={VALIDATION: 60})
+    calibrated = _run("patchcore", "tile", 0.9)
+    protocol = {"calibration": fit_calibration(scores, 0.01).as_dict()}
+    calibrated = replace(calibrated, record=replace(calibrated.record, protocol=protocol))
+    former = _run("efficientad", "tile", 0.8)
+    imported = _run("efficientad", "grid", 0.8)
+    imported = replace(imported, record=replace(imported.record, source={"format": "ckpt"}))
+    rows = results_rows([calibrated, former, imported])
+    cells = {(row.model, row.category): row.false_alarm for row in rows}
+    assert cells["patchcore", "tile"] == {
+        "false_alarm_budget": "1 %",
+        "normals": "60",
+        "false_alarm_bound": "≤ 1.6 % (95 %: 0.042–6 %)",
+    }
+    assert cells["efficientad", "tile"]["false_alarm_bound"] == f"n/a: {FORMER_RULE}"
+    assert cells["efficientad", "grid"]["false_alarm_bound"] == f"n/a: {IMPORTED}"
+    assert cells["patchcore", AVERAGE] == {}, "an average has no budget of its own"
+    markdown = to_markdown(rows)
+    assert "| False-alarm budget | Normals | Expected false-alarm rate |" in markdown.splitlines()[0]
+    assert "| 1 % | 60 | ≤ 1.6 % (95 %: 0.042–6 %) |" in markdown
+    header, *lines = csv.reader(io.StringIO(to_csv(rows)))
+    assert header[-4:] == ["pixel_aupro", "false_alarm_budget", "normals", "false_alarm_bound"]
+    assert ["n/a", "n/a", f"n/a: {IMPORTED}"] in [line[-3:] for line in lines]
