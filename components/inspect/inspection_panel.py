@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from components.inspect import defect_figure, region_picker, verdict
+from components.inspect import defect_figure, foreign_notice, region_picker, verdict
 from components.inspect.batch_runner import InspectedImage
 from components.inspect.threshold_controls import ViewSettings
 from components.shared import neighbour_panel, resources
@@ -42,7 +42,8 @@ def render(
             selected=selected,
         )
     with detail_area:
-        verdict.render(prediction, resources.detector(run))
+        if not foreign_notice.render(prediction):
+            verdict.render(prediction, resources.detector(run))
         region_picker.render(prediction.regions, key)
     if selected is None:
         return
