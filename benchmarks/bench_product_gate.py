@@ -131,7 +131,7 @@ def main() -> None:
     parser.add_argument("--synthetic", type=Path, required=True, help="root written by `services.cli synth --out`")
     parser.add_argument("--confirmation", type=Path, required=True, help="root written by `services.cli confirmation`")
     parser.add_argument("--budget", type=float, default=GATE_BUDGET)
-    parser.add_argument("--margins", type=float, nargs="+", default=[1.0, 1.25, GATE_MARGIN, 2.0])
+    parser.add_argument("--margins", type=float, nargs="+", default=[1.0, 1.25, 1.5, GATE_MARGIN, 2.0, 3.0])
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:  # the protocol's pseudo-anomalies go here, not into the data
