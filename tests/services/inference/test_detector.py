@@ -176,7 +176,7 @@ def test_prediction_is_at_input_resolution_with_regions(detector: Detector, test
         x, y, w, h = region.bbox
         assert x >= 0 and y >= 0 and x + w <= 150 and y + h <= 97
         assert region.max_score > CALIBRATED_THRESHOLD
-    assert set(prediction.timings_ms) == {"decode", "model", "regions", "total"}
+    assert set(prediction.timings_ms) == {"decode", "model", "gate", "regions", "total"}
 
 
 def test_threshold_changes_verdict_and_mask_without_rerunning(detector: Detector, test_images: list[Path]) -> None:
