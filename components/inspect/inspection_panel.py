@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from components.inspect import budget_note, defect_figure, region_picker, verdict
+from components.inspect import budget_note, defect_figure, foreign_notice, region_picker, verdict
 from components.inspect.batch_runner import InspectedImage
 from components.inspect.threshold_controls import ViewSettings
 from components.shared import neighbour_panel, resources
@@ -42,6 +42,8 @@ def render(
             selected=selected,
         )
     with detail_area:
+        if foreign_notice.render(prediction):
+            return
         verdict.render(prediction, resources.detector(run))
         budget_note.render(run, view)
         region_picker.render(prediction.regions, key)

@@ -8,6 +8,9 @@ Two backends run the model itself: torch (any device) and, on CPU, the run's Ope
 (:mod:`services.inference.openvino_backend`). Both feed raw outputs through the same pre- and post-processing
 (:func:`services.modeling.scoring.score_inputs`), so a :class:`Prediction` means the same whichever ran. A run
 imported as an OpenVINO IR alone (:mod:`services.inference.imported_ir`) runs on OpenVINO only.
+
+A run trained with a product gate (:mod:`services.training.product_gate`) also measures each upload's global
+descriptor against its product's normals: :attr:`Prediction.foreign` says whether it looks like that product at all.
 """
 
 from __future__ import annotations
@@ -28,11 +31,13 @@ from services.inference.imported_ir import ImportedIr
 from services.inference.openvino_backend import IrExport, IrModel, cpu_computes_bf16, ensure_ir
 from services.inference.precision_check import BF16_TOLERANCE, FP16_TOLERANCE, PrecisionVerdict, Scorer, check_precision
 from services.modeling.factory import load_model
+from services.modeling.image_descriptor import ImageDescriptor
 from services.modeling.scoring import RawForward, ScoredBatch, model_inputs, rgb_inputs, score_inputs
 from services.postprocessing.regions import CALIBRATED_THRESHOLD, DefectRegion, extract_regions
 from services.postprocessing.visualization import resize_map
 from services.registry.runs import Run
 from services.settings import Settings
+from services.training.product_gate import ForeignCheck, ProductGate
 
 BACKENDS = ("auto", "torch", "openvino")
 AUTO_REPEATS = 3  # timed forwards per backend when ``auto`` chooses at load, after one warm-up each
@@ -52,11 +57,18 @@ class Prediction:
     timings_ms: dict[str, float] = field(default_factory=dict)
     pixel_threshold: float | None = None
     """The map's threshold (masks, regions) when it differs from the image score's."""
+    foreign: ForeignCheck | None = None
+    """The upload against the run's product gate; ``None`` for a run without one."""
 
     @property
     def map_threshold(self) -> float:
         """The threshold the anomaly map is judged at: the pixel one, else the image one."""
         return self.threshold if self.pixel_threshold is None else self.pixel_threshold
+
+    @property
+    def is_foreign(self) -> bool:
+        """Whether the gate judged the upload not to be this product (its verdict then means nothing)."""
+        return self.foreign is not None and self.foreign.is_foreign
 
     @property
     def is_anomalous(self) -> bool:
@@ -105,6 +117,8 @@ class Detector:
             self.model, self._forward, choice = self._imported_ir(backend)
         self.choice = self._choose_fp16(choice)
         self._dtype = torch.float16 if self.choice.precision == "fp16" else torch.float32
+        self.gate = ProductGate.read(run.path)
+        self._descriptor = ImageDescriptor(settings, self.device) if self.gate is not None else None
 
     @property
     def name(self) -> str:
@@ -217,6 +231,12 @@ class Detector:
             verdict = PrecisionVerdict("fp16", FP16_TOLERANCE, not_checked=f"{type(exc).__name__}: {exc}")
         return replace(choice, precision="fp16" if verdict.accepted else choice.precision, precision_check=verdict)
 
+    def _foreign_checks(self, images: list[LoadedImage]) -> list[ForeignCheck | None]:
+        """Each image against the run's product gate; ``None`` each where the run has no gate."""
+        if self.gate is None or self._descriptor is None:
+            return [None] * len(images)
+        return list(self.gate.check(self._descriptor.describe([image.rgb for image in images])))
+
     def predict(self, source: bytes | Path | LoadedImage, name: str | None = None) -> Prediction:
         """Decode (when given bytes or a path), score and extract defect regions."""
         return self.predict_batch([source], [name])[0]
@@ -237,6 +257,8 @@ class Detector:
         inputs = rgb_inputs(self.model, [image.rgb for image in images])
         scored = self._scorer(self._forward, self._dtype)(inputs)
         modelled = time.perf_counter()
+        checks = self._foreign_checks(images)
+        gated = time.perf_counter()
         predictions = []
         for i, image in enumerate(images):
             anomaly_map = np.clip(resize_map(scored.maps[i], image.height, image.width), 0.0, 1.0)
@@ -250,13 +272,15 @@ class Detector:
                     threshold=CALIBRATED_THRESHOLD,
                     anomaly_map=anomaly_map,
                     regions=regions,
+                    foreign=checks[i],
                 )
             )
         finished = time.perf_counter()
         per_image = {
             "decode": (decoded - started) * 1000 / len(images),
             "model": (modelled - decoded) * 1000 / len(images),
-            "regions": (finished - modelled) * 1000 / len(images),
+            "gate": (gated - modelled) * 1000 / len(images),
+            "regions": (finished - gated) * 1000 / len(images),
             "total": (finished - started) * 1000 / len(images),
         }
         return [replace(p, timings_ms=per_image) for p in predictions]

@@ -33,6 +33,7 @@ from services.registry.runs import Run, RunMetrics, metric_text
 from services.settings import Settings
 from services.training.calibration import calibrate
 from services.training.evaluation import ScoredTestSet, compute_metrics, image_curves, score_samples
+from services.training.product_gate import write_product_gate
 
 PANELS_PER_DEFECT = 2
 LIBRARIES = ("anomalib", "torch", "torchvision", "timm", "lightning", "numpy", "qdrant-client", "streamlit")
@@ -213,6 +214,7 @@ def _write_run(
         calibration, normal_scores = calibrate(
             model, protocol.validation_normals, settings.false_alarm_budget, device=request.device
         )
+        write_product_gate(out, protocol, settings, request.device)
         fit_s = time.perf_counter() - started
         engine.trainer.save_checkpoint(out / registry.CHECKPOINT)
         progress(f"{config.model}/{request.category}: scoring {len(protocol.test)} test images")

@@ -18,6 +18,7 @@ from services.inference.detector import Detector, Prediction
 from services.inference.openvino_backend import cpu_computes_bf16
 from services.postprocessing.regions import CALIBRATED_THRESHOLD, extract_regions
 from services.registry.runs import CHECKPOINT, EXPORT_CACHE, METRICS, file_sha256, load_run, manifest_status
+from services.training.product_gate import PRODUCT_GATE
 from tests.conftest import TinyRegistry
 
 pytestmark = pytest.mark.slow
@@ -175,7 +176,7 @@ def test_prediction_is_at_input_resolution_with_regions(detector: Detector, test
         x, y, w, h = region.bbox
         assert x >= 0 and y >= 0 and x + w <= 150 and y + h <= 97
         assert region.max_score > CALIBRATED_THRESHOLD
-    assert set(prediction.timings_ms) == {"decode", "model", "regions", "total"}
+    assert set(prediction.timings_ms) == {"decode", "model", "gate", "regions", "total"}
 
 
 def test_threshold_changes_verdict_and_mask_without_rerunning(detector: Detector, test_images: list[Path]) -> None:
@@ -225,3 +226,32 @@ def test_bad_input_raises_one_typed_error(detector: Detector, payload: bytes, re
     with pytest.raises(ImageInputError, match=reason) as raised:
         detector.predict(payload, name="bad.png")
     assert "bad.png" in str(raised.value) and "accepted" in str(raised.value)
+
+
+def test_an_image_of_another_product_carries_the_gate_result(
+    detector: Detector, tiny_registry: TinyRegistry, test_images: list[Path], tmp_path: Path
+) -> None:
+    assert (detector.run.path / PRODUCT_GATE).is_file() and manifest_status(detector.run.path) == "ok"
+    grid = next(s.path for s in list_samples(tiny_registry.dataset_root, "grid", "test") if s.defect_type == "good")
+    checkerboard = np.kron((np.indices((8, 8)).sum(0) % 2) * 255, np.ones((8, 8))).astype(np.uint8)
+    Image.fromarray(np.dstack([checkerboard] * 3)).save(tmp_path / "checkerboard.png")
+    own, *foreign = detector.predict_batch([test_images[0], grid, tmp_path / "checkerboard.png"])
+    assert own.foreign is not None and not own.is_foreign
+    for prediction in foreign:
+        assert prediction.foreign is not None and prediction.is_foreign and prediction.foreign.product == "tile"
+        assert prediction.foreign.distance > prediction.foreign.threshold
+        assert prediction.at_threshold(0.9).foreign == prediction.foreign
+
+
+def test_a_run_without_a_gate_predicts_as_before(
+    tiny_registry: TinyRegistry, test_images: list[Path], tmp_path: Path
+) -> None:
+    source = tiny_registry.runs["patchcore"].path
+    for name in (CHECKPOINT, METRICS):
+        shutil.copy(source / name, tmp_path / name)
+    ungated = Detector(load_run(tmp_path), tiny_registry.settings, device="cpu", backend="torch")
+    gated = Detector(tiny_registry.runs["patchcore"], tiny_registry.settings, device="cpu", backend="torch")
+    assert ungated.gate is None and gated.gate is not None
+    prediction = ungated.predict(test_images[-1])
+    assert prediction.foreign is None and not prediction.is_foreign
+    assert prediction.score == gated.predict(test_images[-1]).score
