@@ -14,7 +14,8 @@ selection = sidebar.current()
 st.title("Compare")
 st.caption(
     f"Newest run per model and category on the **{dataset_label(selection.dataset)}** dataset. Reference figures "
-    "come from the real MVTec-AD and are labelled as such; F1 uses validation-fitted thresholds, F1Max the oracle one."
+    "come from the real MVTec-AD and are labelled as such; F1 uses each run's false-alarm-budget thresholds (fitted "
+    "on normal images only), F1Max the oracle one."
 )
 table_tab, metrics_tab, curves_tab, cost_tab = st.tabs(
     ["Results table", "Metrics by category", f"Curves & scores · {selection.category}", "Cost"]

@@ -56,7 +56,7 @@ def render(selection: Selection) -> None:
     categories = selection.categories
     ours = results_rows(list(selection.dataset_runs.values()), categories)
     reference = reference_rows(categories)
-    st.markdown(f"**Our runs** · {ours[0].source if ours else 'none'} · F1 at validation-fitted thresholds")
+    st.markdown(f"**Our runs** · {ours[0].source if ours else 'none'} · F1 at the false-alarm-budget thresholds")
     st.dataframe(_styled(_frame(ours, with_source=False), NOT_AVAILABLE), hide_index=True, key="table_ours")
     notes = unavailable_notes(ours)
     if notes:

@@ -22,7 +22,7 @@ RawForward = Callable[[torch.Tensor], InferenceBatch]
 
 @dataclass(frozen=True)
 class Thresholds:
-    """The validation-fitted values stored in a checkpoint's post-processor (raw score units)."""
+    """The calibrated values stored in a checkpoint's post-processor (raw score units)."""
 
     image: float
     pixel: float
