@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 
 from services.postprocessing.false_alarm import DEFAULT_RULE, FalseAlarmEvidence
 from services.registry.normal_scores import NORMAL_SCORES, Calibration, NormalScores, fit_calibration
@@ -43,14 +45,22 @@ def stored_calibration(run: Run) -> Calibration | None:
     return Calibration.from_dict(values) if values else None
 
 
+@lru_cache(maxsize=512)
+def _refit(folder: Path, modified_ns: int, budget: float, rule: str) -> Calibration | None:
+    """The run's normal scores refitted at ``budget``, once per version of the file: pages judge every image of every
+    model at each rerun."""
+    scores = NormalScores.read(folder)
+    return None if scores is None else fit_calibration(scores, budget, rule)
+
+
 def _at_budget(run: Run, budget: float) -> Calibration | None:
     stored = stored_calibration(run)
     if stored is not None and math.isclose(stored.image.budget, budget):
         return stored
-    scores = NormalScores.read(run.path)
-    if scores is None:
+    path = run.path / NORMAL_SCORES
+    if not path.is_file():
         return None
-    return fit_calibration(scores, budget, stored.image.rule if stored else DEFAULT_RULE)
+    return _refit(run.path, path.stat().st_mtime_ns, budget, stored.image.rule if stored else DEFAULT_RULE)
 
 
 def run_calibration(run: Run, budget: float) -> RunCalibration | None:
