@@ -23,7 +23,8 @@ from sklearn.metrics import f1_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from services.postprocessing.false_alarm import DEFAULT_RULE, RULES, observed_interval, promise_holds
+from services.modeling.model_table import model_spec
+from services.postprocessing.false_alarm import RULES, observed_interval, promise_holds
 from services.postprocessing.regions import extract_regions, region_mask
 from services.registry import runs as registry
 from services.registry.normal_scores import Calibration, NormalScores, fit_calibration
@@ -142,7 +143,7 @@ def summary_table(outcomes: dict[tuple[str, str], list[Outcome]], budget: float)
 
 
 def product_table(rows: list[tuple[registry.Run, Calibration, Outcome]]) -> list[str]:
-    """The default rule per product: the threshold's evidence beside what happened on the test split."""
+    """Each model's rule per product: the threshold's evidence beside what happened on the test split."""
     lines = [
         "| model | product | normals (sources) | evidence supports ≤ (95 % interval) | false alarms | holds |"
         " F1 at threshold | F1Max | good parts with a region | regions on / off mask |",
@@ -187,9 +188,10 @@ def main() -> int:
             print("\n".join(summary_table(outcomes, budget)) + "\n")
             rows = []
             for run in chosen:
-                calibration = fit_calibration(NormalScores.read(run.path), budget, DEFAULT_RULE)  # type: ignore[arg-type]
+                rule = model_spec(run.record.model).threshold_rule
+                calibration = fit_calibration(NormalScores.read(run.path), budget, rule)  # type: ignore[arg-type]
                 rows.append((run, calibration, outcome(run, tests[run.path], calibration)))
-            print(f"default rule {DEFAULT_RULE!r}, budget {budget:g}, per product:\n")
+            print(f"each model's rule (model table), budget {budget:g}, per product:\n")
             print("\n".join(product_table(rows)) + "\n")
     return 0
 

@@ -65,6 +65,9 @@ class ModelSpec:
     """Hyper-parameters an imported stock checkpoint gets so that it reloads without downloads."""
     dropped_hparams: tuple[str, ...]
     """Training-only hyper-parameters an imported stock checkpoint loses (they name folders of the other machine)."""
+    threshold_rule: str
+    """The rule of ``services.postprocessing.false_alarm`` its thresholds are fitted by: the one that held the budget
+    on both the development and the confirmation set for this model (docs/results.md)."""
 
     def load_class(self) -> type[AnomalibModule]:
         """The implementation class (imports it)."""
@@ -104,6 +107,7 @@ PATCHCORE = ModelSpec(
     state_signature="model.memory_bank",
     offline_hparams=(("pre_trained", False),),
     dropped_hparams=(),
+    threshold_rule="quantile",
 )
 EFFICIENTAD = ModelSpec(
     name="efficientad",
@@ -122,6 +126,7 @@ EFFICIENTAD = ModelSpec(
     state_signature="model.teacher.",
     offline_hparams=(),
     dropped_hparams=("imagenet_dir",),
+    threshold_rule="lognormal",
 )
 
 MODEL_TABLE: Mapping[str, ModelSpec] = {spec.name: spec for spec in (PATCHCORE, EFFICIENTAD)}

@@ -14,8 +14,9 @@ from pathlib import Path
 from services.postprocessing.false_alarm import DEFAULT_RULE, FalseAlarmEvidence, fit_threshold
 
 NORMAL_SCORES = "normal_scores.json"
-LEAVE_ONE_OUT = "training images scored leave-one-image-out"
+LEAVE_GROUP_OUT = "training images scored without their look-alike group"
 VALIDATION = "held-out validation normals"
+VALIDATION_OUT_OF_GROUP = "held-out validation normals scored without their look-alike group"
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,7 @@ class NormalScores:
     image: tuple[float, ...]
     pixel_peak: tuple[float, ...]
     sources: dict[str, int]
-    """Where the scores come from → how many (``LEAVE_ONE_OUT``, ``VALIDATION``)."""
+    """Where the scores come from → how many (``LEAVE_GROUP_OUT``, ``VALIDATION_OUT_OF_GROUP`` or ``VALIDATION``)."""
 
     def __post_init__(self) -> None:
         if len(self.image) != len(self.pixel_peak) or sum(self.sources.values()) != len(self.image):

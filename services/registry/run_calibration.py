@@ -102,7 +102,7 @@ def percent(share: float) -> str:
 
 
 def sources_text(sources: dict[str, int]) -> str:
-    """Where the normal scores come from: ``48 training images scored leave-one-image-out + 12 held-out …``."""
+    """Where the normal scores come from: ``48 training images scored without their look-alike group + 12 …``."""
     return " + ".join(f"{count} {source}" for source, count in sources.items())
 
 

@@ -3,10 +3,10 @@
 The old rule (the highest score of ~10 held-out normals) judged most new good parts NG: images from the same parts
 and lighting as the training images score below new parts, and a maximum of a few says nothing about the next
 hundred. The thresholds are now fitted by a rule of :mod:`services.postprocessing.false_alarm` to out-of-sample
-normal scores — PatchCore's training images scored leave-one-image-out, plus the held-out validation normals — so that
-the share of new good parts judged NG (image threshold) or shown any region (pixel threshold, fitted to map peaks)
-stays within the budget. No test image or label is read. anomalib's min-max normalisation statistics are kept, so
-the normalised threshold stays at 0.5.
+normal scores — PatchCore's training and held-out normals scored without their look-alike group's patches, other
+models' held-out normals — so that the share of new good parts judged NG (image threshold) or shown any region
+(pixel threshold, fitted to map peaks) stays within the budget. No test image or label is read. anomalib's min-max
+normalisation statistics are kept, so the normalised threshold stays at 0.5.
 """
 
 from __future__ import annotations
@@ -17,8 +17,17 @@ import numpy as np
 from anomalib.models.components.base import AnomalibModule
 
 from services.data.datasets import Sample
+from services.data.images import read_rgb
+from services.modeling.scoring import rgb_inputs
 from services.postprocessing.false_alarm import DEFAULT_RULE
-from services.registry.normal_scores import LEAVE_ONE_OUT, VALIDATION, Calibration, NormalScores, fit_calibration
+from services.registry.normal_scores import (
+    LEAVE_GROUP_OUT,
+    VALIDATION,
+    VALIDATION_OUT_OF_GROUP,
+    Calibration,
+    NormalScores,
+    fit_calibration,
+)
 from services.training.evaluation import score_samples
 
 
@@ -27,17 +36,28 @@ class CalibrationError(ValueError):
 
 
 def out_of_sample_normals(model: AnomalibModule, normals: Sequence[Sample], device: str = "cpu") -> NormalScores:
-    """The held-out ``normals`` scored by the fitted model, after its leave-one-image-out training scores if any."""
+    """The held-out ``normals`` scored by the fitted model, after its training images scored left out, if any.
+
+    A PatchCore fitted with look-alike groups scores the held-out normals without their group's bank rows too
+    (:mod:`services.modeling.patchcore.left_out`); other models score them as they would any image.
+    """
     if not normals or any(sample.is_anomalous for sample in normals):
         raise CalibrationError("calibration needs at least one image, and only normal (defect-free) images")
-    scored = score_samples(model, normals, device=device).scored
-    peaks = scored.raw_maps.reshape(len(normals), -1).max(axis=1)
-    left_out = getattr(model, "leave_one_out", None)
-    loo_image, loo_peak = (left_out.image, left_out.pixel_peak) if left_out is not None else ((), ())
-    sources = {LEAVE_ONE_OUT: len(loo_image), VALIDATION: len(normals)} if loo_image else {VALIDATION: len(normals)}
+    out_of_group = getattr(model, "score_out_of_group", None)
+    held_out = out_of_group(rgb_inputs(model, [read_rgb(s.path) for s in normals])) if out_of_group else None
+    if held_out is not None:
+        held_image, held_peak, held_source = held_out.image, held_out.pixel_peak, VALIDATION_OUT_OF_GROUP
+    else:
+        scored = score_samples(model, normals, device=device).scored
+        held_image, held_peak = scored.raw_scores, scored.raw_maps.reshape(len(normals), -1).max(axis=1)
+        held_source = VALIDATION
+    left_out = getattr(model, "left_out", None)
+    train_image, train_peak = (left_out.image, left_out.pixel_peak) if left_out is not None else ((), ())
+    sources = {LEAVE_GROUP_OUT: len(train_image)} if train_image else {}
+    sources[held_source] = len(held_image)
     return NormalScores(
-        image=tuple(map(float, (*loo_image, *scored.raw_scores))),
-        pixel_peak=tuple(map(float, (*loo_peak, *np.asarray(peaks)))),
+        image=tuple(map(float, (*train_image, *held_image))),
+        pixel_peak=tuple(map(float, (*train_peak, *np.asarray(held_peak)))),
         sources=sources,
     )
 

@@ -202,7 +202,8 @@ def _write_run(
     progress(f"{config.model}/{request.category}: building model")
     built = build_model(config, settings)
     model = built.module
-    batch = model_spec(config.model).train_batch_size
+    spec = model_spec(config.model)
+    batch = spec.train_batch_size
     datamodule = ProtocolDataModule(protocol, train_batch_size=batch, eval_batch_size=8)
     with tempfile.TemporaryDirectory() as work, PeakRss() as memory:
         engine = _engine(request, Path(work))
@@ -212,7 +213,7 @@ def _write_run(
         if not np.isfinite(Thresholds.of(model).image):
             engine.validate(model=model, datamodule=datamodule, verbose=False)
         calibration, normal_scores = calibrate(
-            model, protocol.validation_normals, settings.false_alarm_budget, device=request.device
+            model, protocol.validation_normals, settings.false_alarm_budget, request.device, spec.threshold_rule
         )
         write_product_gate(out, protocol, settings, request.device)
         fit_s = time.perf_counter() - started

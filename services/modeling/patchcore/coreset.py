@@ -14,13 +14,12 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
 from anomalib.models import Patchcore
-from anomalib.models.image.patchcore.torch_model import PatchcoreModel
 
+from services.modeling.patchcore.left_out import BankGroups, LeftOutScores, leave_group_out, score_out_of_group
 from services.modeling.patchcore.maps import ANOMALIB_MAP_SIGMA, ScaledMapGenerator
 
 JL_EPS = 0.9
@@ -177,49 +176,6 @@ def _farthest_points(features: torch.Tensor, start: int, count: int) -> torch.Te
     return selected
 
 
-@dataclass(frozen=True)
-class LeaveOneOutScores:
-    """Per training image: its image score and the peak of its anomaly map, with its own patches out of the bank."""
-
-    image: tuple[float, ...]
-    pixel_peak: tuple[float, ...]
-
-
-@torch.no_grad()
-def leave_one_image_out(
-    model: PatchcoreModel,
-    embedding: torch.Tensor,
-    bank_rows: torch.Tensor,
-    n_images: int,
-    input_size: tuple[int, int],
-) -> LeaveOneOutScores:
-    """Score each training image as a new part: against the memory bank less the entries taken from its own patches.
-
-    ``embedding`` holds the training patches image after image (anomalib's order), ``bank_rows`` the rows the
-    coreset kept. The scores are anomalib's (nearest-neighbour distance, re-weighted image score, smoothed map).
-    """
-    per_image = embedding.shape[0] // n_images
-    side = math.isqrt(per_image)
-    if side * side != per_image or per_image * n_images != embedding.shape[0]:
-        raise CoresetError(f"{embedding.shape[0]} patches do not split into {n_images} square feature maps")
-    owner = bank_rows.to(embedding.device) // per_image
-    full_bank = model.memory_bank
-    scores, peaks = [], []
-    try:
-        for image in range(n_images):
-            kept = owner != image
-            if not bool(kept.any()):
-                continue
-            model.memory_bank = full_bank[kept]
-            patches = embedding[image * per_image : (image + 1) * per_image]
-            distances, locations = model.nearest_neighbors(patches, n_neighbors=1)
-            scores.append(float(model.compute_anomaly_score(distances[None], locations[None], patches)[0]))
-            peaks.append(float(model.anomaly_map_generator(distances.reshape(1, 1, side, side), input_size).max()))
-    finally:
-        model.memory_bank = full_bank
-    return LeaveOneOutScores(image=tuple(scores), pixel_peak=tuple(peaks))
-
-
 class FastCoresetPatchcore(Patchcore):
     """anomalib's ``Patchcore`` with :func:`k_center_greedy` as its coreset step.
 
@@ -241,8 +197,10 @@ class FastCoresetPatchcore(Patchcore):
         self.hparams["map_sigma"] = float(map_sigma)
         self._trained_images = 0
         self._input_size: tuple[int, int] = (0, 0)
-        self.leave_one_out: LeaveOneOutScores | None = None
-        """Every training image scored without its own patches in the memory bank; set by :meth:`fit`."""
+        self.left_out: LeftOutScores | None = None
+        """Every training image scored without its look-alike group's patches in the bank; set by :meth:`fit`."""
+        self.bank_groups: BankGroups | None = None
+        """The groups :attr:`left_out` used, to score held-out normals the same way; set by :meth:`fit`."""
 
     def training_step(self, batch: Any, *args: Any, **kwargs: Any) -> torch.Tensor:
         """anomalib's step (collect the batch's patch embeddings), counting the images and keeping the input size."""
@@ -261,7 +219,14 @@ class FastCoresetPatchcore(Patchcore):
         indices = k_center_greedy(embedding, self.coreset_sampling_ratio, seed=seed)
         self.model.memory_bank = embedding[indices.to(embedding.device)]
         if self._trained_images > 1:
-            self.leave_one_out = leave_one_image_out(
-                self.model, embedding, indices, self._trained_images, self._input_size
+            self.left_out, self.bank_groups = leave_group_out(
+                self.model, embedding, indices, self._trained_images, self._input_size, seed=seed
             )
         self._trained_images = 0
+
+    def score_out_of_group(self, inputs: torch.Tensor) -> LeftOutScores | None:
+        """Held-out normals (pre-processed inputs) scored as :attr:`left_out` scored the training images; ``None``
+        before :meth:`fit` has grouped them."""
+        if self.bank_groups is None:
+            return None
+        return score_out_of_group(self.model, self.bank_groups, inputs.to(self.model.memory_bank.device))

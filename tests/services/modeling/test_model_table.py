@@ -118,3 +118,10 @@ def test_no_other_module_spells_a_model_name() -> None:
     sources = [path for folder in ("services", "components", "pages") for path in (PROJECT_ROOT / folder).rglob("*.py")]
     offenders = [str(path) for path in sources if path != table and quoted.search(path.read_text())]
     assert sources and not offenders
+
+
+@pytest.mark.parametrize("spec", MODEL_TABLE.values(), ids=MODEL_NAMES)
+def test_every_model_names_a_known_threshold_rule(spec: ModelSpec) -> None:
+    from services.postprocessing.false_alarm import RULES
+
+    assert spec.threshold_rule in RULES

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from services.postprocessing.false_alarm import fit_threshold
-from services.registry.normal_scores import LEAVE_ONE_OUT, VALIDATION, NormalScores, fit_calibration
+from services.registry.normal_scores import LEAVE_GROUP_OUT, VALIDATION, NormalScores, fit_calibration
 from services.registry.run_calibration import (
     FORMER_RULE,
     IMPORTED,
@@ -99,6 +99,6 @@ def test_evidence_texts_name_the_bound_its_interval_and_what_too_few_normals_nee
     assert too_few_text(evidence) == (
         "With 60 normal images no rule can promise less than 1/(60+1) = 1.6 %; a 1 % budget needs ≥ 99."
     )
-    assert sources_text({LEAVE_ONE_OUT: 48, VALIDATION: 12}) == (
-        "48 training images scored leave-one-image-out + 12 held-out validation normals"
+    assert sources_text({LEAVE_GROUP_OUT: 48, VALIDATION: 12}) == (
+        "48 training images scored without their look-alike group + 12 held-out validation normals"
     )

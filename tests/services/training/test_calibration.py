@@ -9,9 +9,17 @@ import pytest
 import torch
 
 from services.data.datasets import list_samples
+from services.data.images import read_rgb
 from services.modeling.factory import build_model, load_model, profile_config
-from services.modeling.scoring import Thresholds
-from services.registry.normal_scores import LEAVE_ONE_OUT, VALIDATION, NormalScores, fit_calibration
+from services.modeling.patchcore.left_out import LEFT_OUT_GROUPS, patch_embeddings
+from services.modeling.scoring import Thresholds, rgb_inputs
+from services.registry.normal_scores import (
+    LEAVE_GROUP_OUT,
+    VALIDATION,
+    VALIDATION_OUT_OF_GROUP,
+    NormalScores,
+    fit_calibration,
+)
 from services.training.calibration import CalibrationError, calibrate, out_of_sample_normals
 from services.training.evaluation import score_samples
 from tests.conftest import TinyRegistry
@@ -33,7 +41,7 @@ def test_calibration_sets_the_fitted_thresholds_and_keeps_normalisation(
         before.pixel_min,
         before.pixel_max,
     ), "normalisation statistics stay anomalib's"
-    assert scores.sources == {VALIDATION: 4}, "a reloaded model has no leave-one-out scores: validation only"
+    assert scores.sources == {VALIDATION: 4}, "a reloaded model has no groups: validation only, scored as any image"
     scored = score_samples(model, normals).scored
     assert scored.scores.max() == pytest.approx(0.5, abs=1e-5), "rule 'max': the highest normal sits on 0.5"
     assert np.max(scored.maps) == pytest.approx(0.5, abs=1e-5)
@@ -65,7 +73,8 @@ def test_refuses_no_images_and_anomalous_images(tiny_registry: TinyRegistry) -> 
 
 
 def test_normal_scores_round_trip_and_refuse_disagreeing_lengths(tmp_path) -> None:
-    scores = NormalScores(image=(1.0, 2.0, 3.0), pixel_peak=(4.0, 5.0, 6.0), sources={LEAVE_ONE_OUT: 2, VALIDATION: 1})
+    sources = {LEAVE_GROUP_OUT: 2, VALIDATION: 1}
+    scores = NormalScores(image=(1.0, 2.0, 3.0), pixel_peak=(4.0, 5.0, 6.0), sources=sources)
     scores.write(tmp_path)
     assert NormalScores.read(tmp_path) == scores
     assert NormalScores.read(tmp_path / "missing") is None
@@ -73,11 +82,11 @@ def test_normal_scores_round_trip_and_refuse_disagreeing_lengths(tmp_path) -> No
         NormalScores(image=(1.0,), pixel_peak=(1.0, 2.0), sources={VALIDATION: 1})
 
 
-def test_leave_one_image_out_scores_each_training_image_against_the_other_images_only(
+def test_training_images_and_held_out_normals_are_scored_without_their_look_alike_group(
     tiny_registry: TinyRegistry,
 ) -> None:
-    """With the whole bank kept (coreset ratio 1) and one neighbour, an image's leave-one-out score is the largest
-    distance from one of its patches to the nearest patch of another image: computed here by hand with cdist."""
+    """With the whole bank kept (coreset ratio 1) and one neighbour, a training image's score is the largest distance
+    from one of its patches to the nearest patch of an image outside its group: computed here by hand with cdist."""
     from anomalib.engine import Engine
 
     from services.data.datasets import open_dataset
@@ -103,13 +112,27 @@ def test_leave_one_image_out_scores_each_training_image_against_the_other_images
         default_root_dir=settings.registry_dir / "tmp_loo",
     )
     engine.fit(model=module, datamodule=ProtocolDataModule(protocol, train_batch_size=4, eval_batch_size=4))
-    left_out = module.leave_one_out
+    left_out, groups = module.left_out, module.bank_groups
     n_images = len(protocol.train)
-    assert left_out is not None and len(left_out.image) == len(left_out.pixel_peak) == n_images
+    assert left_out is not None and groups is not None
+    assert len(left_out.image) == len(left_out.pixel_peak) == n_images
     per_image = embeddings[0].reshape(n_images, -1, embeddings[0].shape[-1])
-    for image in (0, n_images - 1):
-        others = torch.cat([per_image[j] for j in range(n_images) if j != image])
+    image_groups = torch.tensor(groups.image_groups)
+    assert len(set(image_groups.tolist())) == min(LEFT_OUT_GROUPS, n_images)
+    for image in range(n_images):
+        others = per_image[image_groups != image_groups[image]].reshape(-1, per_image.shape[-1])
         expected = torch.cdist(per_image[image], others).min(dim=1).values.max()
         assert left_out.image[image] == pytest.approx(float(expected), rel=1e-4)
     in_bank = score_samples(module, protocol.train[:1]).scored.raw_scores[0]
     assert left_out.image[0] > in_bank, "an image's own patches make it look more normal than a new part"
+    scores = out_of_sample_normals(module, protocol.validation_normals)
+    n_held = len(protocol.validation_normals)
+    assert scores.sources == {LEAVE_GROUP_OUT: n_images, VALIDATION_OUT_OF_GROUP: n_held}
+    held_score = scores.image[n_images]
+    held_inputs = rgb_inputs(module, [read_rgb(protocol.validation_normals[0].path)])
+    held_patches, _ = patch_embeddings(module.model, held_inputs)
+    outside = per_image[image_groups != groups.group_of(held_patches[0])].reshape(-1, per_image.shape[-1])
+    expected_held = torch.cdist(held_patches[0], outside).min(dim=1).values.max()
+    assert held_score == pytest.approx(float(expected_held), rel=1e-4)
+    full_bank = score_samples(module, protocol.validation_normals[:1]).scored.raw_scores[0]
+    assert held_score >= full_bank - 1e-4, "leaving a group out can only lengthen the nearest-neighbour distances"

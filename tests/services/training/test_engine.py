@@ -15,10 +15,11 @@ import pytest
 from services.data.datasets import open_dataset
 from services.data.protocol import PSEUDO_DEFECT, build_protocol
 from services.modeling.factory import load_model, profile_config
-from services.postprocessing.false_alarm import DEFAULT_RULE
+from services.modeling.model_table import model_spec
 from services.registry import runs as registry
-from services.registry.normal_scores import LEAVE_ONE_OUT, VALIDATION, NormalScores
+from services.registry.normal_scores import LEAVE_GROUP_OUT, VALIDATION, VALIDATION_OUT_OF_GROUP, NormalScores
 from services.settings import PROJECT_ROOT, Settings
+from services.training import calibration as calibration_module
 from services.training import evaluation
 from services.training.calibration import calibrate
 from tests.conftest import TinyRegistry
@@ -78,8 +79,11 @@ def test_thresholds_never_read_test_files(
     assert {str(s.path) for s in protocol.train} <= set(opened), "training images bypassed read_rgb"
     real_load = evaluation._load
     monkeypatch.setattr(evaluation, "_load", lambda sample: opened.append(str(sample.path)) or real_load(sample))
+    calibrated: list[str] = []
+    monkeypatch.setattr(calibration_module, "read_rgb", lambda p: calibrated.append(str(p)) or real_read_rgb(p))
     calibrate(model, protocol.validation_normals, budget=0.01)
-    assert opened, "the spy saw no file"
+    assert set(calibrated) == {str(s.path) for s in protocol.validation_normals}, "held-out normals, read once each"
+    opened += calibrated
     test_root = tiny_synthetic_root / "tile"
     leaked = [
         p
@@ -136,9 +140,11 @@ def test_every_artefact_and_metric_field(runs: list[registry.Run], tiny_syntheti
         calibration = record.protocol["calibration"]
         kept = NormalScores.read(run.path)
         assert kept is not None and len(kept.image) == calibration["image"]["n_normals"] >= 2
-        assert kept.sources[VALIDATION] == record.protocol["n_validation_normal"]
-        assert (LEAVE_ONE_OUT in kept.sources) == (record.model == "patchcore")
-        assert calibration["image"]["rule"] == DEFAULT_RULE and calibration["image"]["budget"] == 0.01
+        held_out = VALIDATION_OUT_OF_GROUP if record.model == "patchcore" else VALIDATION
+        assert kept.sources[held_out] == record.protocol["n_validation_normal"]
+        assert (LEAVE_GROUP_OUT in kept.sources) == (record.model == "patchcore")
+        rule = model_spec(record.model).threshold_rule
+        assert calibration["image"]["rule"] == rule and calibration["image"]["budget"] == 0.01
         assert (calibration["image"]["threshold"], calibration["pixel"]["threshold"]) == pytest.approx(
             (record.thresholds["image"], record.thresholds["pixel"])
         )
