@@ -8,14 +8,14 @@ from pathlib import Path
 import streamlit as st
 
 from services.data.datasets import DatasetError
-from services.data.images import ACCEPTED_FORMATS, accepted_text
+from services.data.images import ACCEPTED_FORMATS, SUFFIX_FORMATS, accepted_text
 from services.registry.artefacts import scored_samples
 from services.registry.runs import Run
 from services.settings import get_settings
 
 UPLOAD = "Upload images"
 SAMPLE = "Test-set sample"
-UPLOAD_TYPES = ["png", "jpg", "jpeg", "bmp", "tif", "tiff"]
+UPLOAD_TYPES = [suffix.lstrip(".") for suffix in SUFFIX_FORMATS]
 
 
 @dataclass(frozen=True)
