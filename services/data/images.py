@@ -161,8 +161,8 @@ def _open(stream: BinaryIO, name: str, max_pixels: int) -> Image.Image:
         reason = f"has a {fmt} signature but an invalid header (zero width or height, or damaged data)"
         raise _error(name, reason, max_pixels) from exc
     except (OSError, ValueError, SyntaxError, EOFError) as exc:  # a header cut short, or a metadata chunk too large
-        fmt = _signature_format(header) or "an image"
-        raise _error(name, f"has a {fmt} header that cannot be read ({exc})", max_pixels) from exc
+        fmt = _signature_format(header) or "image"
+        raise _error(name, f"is truncated or corrupt: its {fmt} header cannot be read ({exc})", max_pixels) from exc
 
 
 def _check_suffix(image: Image.Image, name: str, max_pixels: int) -> None:

@@ -95,7 +95,7 @@ def test_a_truncated_file_of_every_accepted_format_is_refused(tmp_path: Path, fm
     data = encode(Image.fromarray(noise(64, 64)), fmt)
     cut = data[: int(len(data) * keep)] if isinstance(keep, float) else data[:keep]
     message = refused(tmp_path, f"cut{SUFFIX[fmt]}", cut)
-    reasons = ("is truncated or corrupt", "header that cannot be read", "invalid header", "is not an image")
+    reasons = ("is truncated or corrupt", "invalid header", "is not an image")
     assert any(reason in message for reason in reasons), message
 
 
@@ -137,7 +137,7 @@ def test_a_png_whose_text_chunk_inflates_to_megabytes_is_refused(tmp_path: Path)
     Image.fromarray(noise(8, 8)).save(buffer, "PNG", pnginfo=info)
     assert len(buffer.getvalue()) < 100_000
     message = refused(tmp_path, "text-bomb.png", buffer.getvalue())
-    assert "has a PNG header that cannot be read (Decompressed data too large" in message
+    assert "is truncated or corrupt: its PNG header cannot be read (Decompressed data too large" in message
 
 
 @pytest.mark.parametrize("name", ["<img src=x onerror=alert(1)>.png", "line\nbreak.png", "tab\tand\x1bescape.png"])
