@@ -27,4 +27,5 @@ EXPOSE 8501
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD curl --fail --silent http://localhost:8501/_stcore/health || exit 1
 
-CMD ["python", "-m", "streamlit", "run", "app.py", "--server.port=8501", "--server.address=0.0.0.0", "--server.headless=true"]
+# `serve` runs `streamlit run app.py` headless, its upload limit from ANOMALYLENS_MAX_UPLOAD_MB.
+CMD ["python", "-m", "services.cli", "serve", "--port", "8501", "--address", "0.0.0.0"]

@@ -15,10 +15,11 @@ $(STAMP): requirements.txt
 install: $(STAMP)
 
 ## Start the app at once; a missing demo registry (synthetic data, both models, Qdrant index) is built by a background
-## job whose progress the app shows, each product appearing as soon as its first run is done.
+## job whose progress the app shows, each product appearing as soon as its first run is done. `serve` starts Streamlit
+## with its upload limit from ANOMALYLENS_MAX_UPLOAD_MB.
 run: install
 	$(PY) -m services.cli demo --background
-	$(PY) -m streamlit run app.py --server.headless true
+	$(PY) -m services.cli serve
 
 lint: install
 	$(PY) -m ruff check .

@@ -8,7 +8,7 @@ from components.shared import active_jobs, app_shell, empty_registry, page_style
 from components.shared.page_guard import guarded
 
 PAGES = [
-    st.Page("pages/inspect.py", title="Inspect", icon=":material/image_search:", url_path="inspect", default=True),
+    st.Page("pages/inspect.py", title="Inspect", icon=":material/image_search:", url_path="inspect"),
     st.Page("pages/compare.py", title="Compare", icon=":material/bar_chart:", url_path="compare"),
     st.Page("pages/library.py", title="Defect library", icon=":material/photo_library:", url_path="library"),
     st.Page("pages/models.py", title="Models", icon=":material/model_training:", url_path="models"),
@@ -16,9 +16,20 @@ PAGES = [
 ]
 WITHOUT_RUNS = {"train"}  # pages that work on an empty registry (the others show how to build one)
 
+
+def _open_first_page() -> None:
+    """The app's root URL opens Inspect at its own URL, so the address bar always holds a page's bookmark."""
+    st.switch_page(PAGES[0])
+
+
+LANDING = st.Page(_open_first_page, title="AnomalyLens", url_path="start", default=True, visibility="hidden")
+"""The default page (served at ``/``): every visible page has a URL of its own, so any of them can be bookmarked."""
+
 with app_shell.app_run():
     st.set_page_config(page_title="AnomalyLens", page_icon=":material/troubleshoot:", layout="wide")
-    page = st.navigation(PAGES)
+    page = st.navigation([LANDING, *PAGES])
+    if page is LANDING:
+        page.run()
     page_style.render()
     with guarded(page.title):
         if sidebar.render() is not None:

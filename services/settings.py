@@ -7,23 +7,63 @@ the README's configuration table documents each variable.
 from __future__ import annotations
 
 import os
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
+
+from PIL import Image
 
 PREFIX = "ANOMALYLENS_"
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEVICES = ("auto", "cpu", "cuda")
+SEED_MAX = 2**32 - 1
+"""numpy's, torch's and Lightning's seeds all accept 0 … 2³² − 1."""
+PIXELS_MAX = Image.MAX_IMAGE_PIXELS
+"""Pillow's decompression-bomb limit: larger images are refused by Pillow whatever the setting says."""
+UPLOAD_MB_MAX = 1024 * 1024
+"""1 TiB: far above any dataset, so a larger value is a typo."""
+UPLOAD_FILES_MAX = 10_000_000
 
 
 class SettingsError(ValueError):
     """A setting has a value that is not accepted."""
 
 
-def _path(value: str) -> Path:
+def _has_control_character(text: str) -> bool:
+    return any(unicodedata.category(char) == "Cc" for char in text)
+
+
+def _path(name: str, value: str) -> Path:
+    if not value.strip():
+        raise SettingsError(f"{PREFIX}{name} is empty: give a folder path (a relative one is read from {PROJECT_ROOT})")
+    if _has_control_character(value):
+        raise SettingsError(f"{PREFIX}{name}={value!r} holds a control character: give a plain folder path")
     path = Path(value).expanduser()
     return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+def _text(name: str, value: str) -> str:
+    if _has_control_character(value):
+        raise SettingsError(f"{PREFIX}{name} holds a control character (e.g. a line break): give it on one line")
+    return value.strip()
+
+
+def _check_range(name: str, value: float, low: float, high: float, unit: str) -> None:
+    """Refuse ``value`` outside ``low … high`` (NaN included), naming the variable, the value and the range."""
+    if not low <= value <= high:
+        raise SettingsError(f"{PREFIX}{name}={value!r} is out of range: give {unit} from {low:,} to {high:,}")
+
+
+def _check_url(url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or any(char.isspace() for char in url):
+        raise SettingsError(
+            f"{PREFIX}QDRANT_URL={url!r} is not a Qdrant server address: give an http:// or https:// URL with a host "
+            "(e.g. http://127.0.0.1:6333), or leave it empty for the embedded store"
+        )
 
 
 def _int(name: str, value: str) -> int:
@@ -70,15 +110,17 @@ class Settings:
     def __post_init__(self) -> None:
         if self.device not in DEVICES:
             raise SettingsError(f"{PREFIX}DEVICE={self.device!r} is not one of {', '.join(DEVICES)}")
-        if self.max_image_pixels <= 0:
-            raise SettingsError(f"{PREFIX}MAX_IMAGE_PIXELS must be positive, got {self.max_image_pixels}")
-        if self.max_upload_files <= 0 or self.max_upload_mb <= 0:
-            raise SettingsError(f"{PREFIX}MAX_UPLOAD_FILES and {PREFIX}MAX_UPLOAD_MB must be positive")
-        if not 0 < self.false_alarm_budget < 0.5:
+        _check_range("SEED", self.seed, 0, SEED_MAX, "an integer")
+        _check_range("MAX_IMAGE_PIXELS", self.max_image_pixels, 1, PIXELS_MAX, "a pixel count (width × height)")
+        _check_range("MAX_UPLOAD_FILES", self.max_upload_files, 1, UPLOAD_FILES_MAX, "a number of files")
+        _check_range("MAX_UPLOAD_MB", self.max_upload_mb, 1, UPLOAD_MB_MAX, "megabytes")
+        if not 0 < self.false_alarm_budget < 0.5:  # NaN fails too
             raise SettingsError(
                 f"{PREFIX}FALSE_ALARM_BUDGET={self.false_alarm_budget!r} is not accepted: give the share of good parts "
                 "that may be judged NG, between 0 and 0.5 (e.g. 0.01 for 1 %)"
             )
+        if self.qdrant_url:
+            _check_url(self.qdrant_url)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -86,15 +128,15 @@ class Settings:
         env = os.environ if env is None else env
         values: dict[str, object] = {}
         readers = {
-            "DATA_ROOT": ("data_root", _path),
-            "REGISTRY": ("registry_dir", _path),
+            "DATA_ROOT": ("data_root", lambda v: _path("DATA_ROOT", v)),
+            "REGISTRY": ("registry_dir", lambda v: _path("REGISTRY", v)),
             "DEVICE": ("device", lambda v: v.strip().lower()),
-            "QDRANT_URL": ("qdrant_url", str.strip),
-            "QDRANT_API_KEY": ("qdrant_api_key", str.strip),
+            "QDRANT_URL": ("qdrant_url", lambda v: _text("QDRANT_URL", v)),
+            "QDRANT_API_KEY": ("qdrant_api_key", lambda v: _text("QDRANT_API_KEY", v)),
             "SEED": ("seed", lambda v: _int("SEED", v)),
             "MAX_IMAGE_PIXELS": ("max_image_pixels", lambda v: _int("MAX_IMAGE_PIXELS", v)),
             "ALLOW_DOWNLOADS": ("allow_downloads", lambda v: _bool("ALLOW_DOWNLOADS", v)),
-            "WEIGHTS_DIR": ("weights_dir", _path),
+            "WEIGHTS_DIR": ("weights_dir", lambda v: _path("WEIGHTS_DIR", v)),
             "MAX_UPLOAD_FILES": ("max_upload_files", lambda v: _int("MAX_UPLOAD_FILES", v)),
             "MAX_UPLOAD_MB": ("max_upload_mb", lambda v: _int("MAX_UPLOAD_MB", v)),
             "FALSE_ALARM_BUDGET": ("false_alarm_budget", lambda v: _float("FALSE_ALARM_BUDGET", v)),

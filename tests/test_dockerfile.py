@@ -50,7 +50,7 @@ def test_exposes_streamlit_port_with_healthcheck(instructions: list[tuple[str, s
 
 def test_starts_the_app(instructions: list[tuple[str, str]]) -> None:
     command = _values(instructions, "CMD")[-1]
-    assert "streamlit" in command and "app.py" in command and "8501" in command
+    assert '"services.cli", "serve"' in command and '"8501"' in command and '"0.0.0.0"' in command
 
 
 def test_never_installs_gui_opencv() -> None:

@@ -1,10 +1,14 @@
-"""The app's Streamlit settings that keep reruns fast and the app offline."""
+"""The app's Streamlit settings: fast reruns, offline, nothing for a user to trip over, upload limit from settings."""
 
 from __future__ import annotations
 
+import sys
 import tomllib
 
-from services.settings import PROJECT_ROOT
+import pytest
+
+from services.cli.commands import serve_argv
+from services.settings import PROJECT_ROOT, Settings
 
 
 def _config() -> dict:
@@ -17,3 +21,31 @@ def test_no_full_garbage_collection_after_every_script_run() -> None:
 
 def test_no_usage_statistics_are_sent() -> None:
     assert _config()["browser"]["gatherUsageStats"] is False
+
+
+def test_the_developer_toolbar_is_hidden_from_users() -> None:
+    """No "Deploy" button, rerun or clear-cache items: Streamlit 1.67's "viewer" mode (or "minimal")."""
+    assert _config()["client"]["toolbarMode"] in ("viewer", "minimal")
+
+
+def test_an_error_outside_the_page_guard_shows_no_details_in_the_browser() -> None:
+    assert _config()["client"]["showErrorDetails"] == "none"
+
+
+def test_serve_sets_streamlits_upload_limit_from_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command line ``make run`` and the container use, parsed by Streamlit's own CLI (nothing is started)."""
+    from streamlit.web import cli
+
+    settings = Settings.from_env({"ANOMALYLENS_MAX_UPLOAD_MB": "123"})
+    argv = serve_argv(settings, port=8502, address="0.0.0.0")
+    assert argv[:4] == [sys.executable, "-m", "streamlit", "run"]
+    started: dict[str, object] = {}
+    monkeypatch.setattr(cli, "_main_run", lambda script, args=None, flag_options=None: started.update(flag_options))
+    cli.main(args=argv[3:], standalone_mode=False)
+    assert started["server_maxUploadSize"] == 123
+    assert (started["server_port"], started["server_address"], started["server_headless"]) == (8502, "0.0.0.0", True)
+
+
+def test_make_run_starts_the_app_through_serve() -> None:
+    run_target = (PROJECT_ROOT / "Makefile").read_text().split("\nrun:", 1)[1].split("\n\n", 1)[0]
+    assert "-m services.cli serve" in run_target and "streamlit run" not in run_target

@@ -7,15 +7,16 @@ from pathlib import Path
 
 import streamlit as st
 
+from components.shared.style import plain_text
 from services.data.datasets import DatasetError
-from services.data.images import ACCEPTED_FORMATS, accepted_text
+from services.data.images import ACCEPTED_FORMATS, SUFFIX_FORMATS, accepted_text
 from services.registry.artefacts import scored_samples
 from services.registry.runs import Run
 from services.settings import get_settings
 
 UPLOAD = "Upload images"
 SAMPLE = "Test-set sample"
-UPLOAD_TYPES = ["png", "jpg", "jpeg", "bmp", "tif", "tiff"]
+UPLOAD_TYPES = [suffix.lstrip(".") for suffix in SUFFIX_FORMATS]
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ def _sample_inputs(run: Run) -> list[ImageInput]:
     try:
         samples = scored_samples(run, get_settings())
     except DatasetError as exc:
-        st.warning(f"The test set of this run is not on disk: {exc}", icon=":material/folder_off:")
+        st.warning(f"The test set of this run is not on disk: {plain_text(str(exc))}", icon=":material/folder_off:")
         return []
     labels = {str(sample.path): f"{sample.defect_type} / {sample.path.name}" for sample in samples}
     chosen = st.selectbox(

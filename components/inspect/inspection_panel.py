@@ -9,8 +9,13 @@ from components.inspect import budget_note, defect_figure, foreign_notice, regio
 from components.inspect.batch_runner import InspectedImage
 from components.inspect.threshold_controls import ViewSettings
 from components.shared import neighbour_panel, resources
-from components.shared.style import model_heading
+from components.shared.style import html_text, model_heading
 from services.registry.runs import Run
+
+
+def heading(model: str, image_name: str) -> str:
+    """The model in its colour and the image's name, as HTML in which the name is text."""
+    return f"{model_heading(model)} <span style='color:#64748b'>· {html_text(image_name)}</span>"
 
 
 def render(
@@ -29,10 +34,7 @@ def render(
     key = region_picker.region_key(model, inspected.digest)
     selected = region_picker.picked(prediction.regions, key)
     with figure_area:
-        st.markdown(
-            f"{model_heading(model)} <span style='color:#64748b'>· {inspected.source.name}</span>",
-            unsafe_allow_html=True,
-        )
+        st.markdown(heading(model, inspected.source.name), unsafe_allow_html=True)
         defect_figure.render(
             inspected.image.rgb,
             prediction,

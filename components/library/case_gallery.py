@@ -10,7 +10,7 @@ import streamlit as st
 from components.library.library_filters import LibraryFilters
 from components.shared import resources
 from components.shared.sidebar import Selection
-from components.shared.style import model_heading, model_label, model_rgb
+from components.shared.style import model_heading, model_label, model_rgb, plain_text
 from services.registry.artefacts import no_known_defects_reason
 from services.registry.runs import Run
 from services.similarity.cases import CaseLibrary
@@ -100,12 +100,12 @@ def render(found: list[GalleryEntry]) -> GalleryEntry:
         with columns[index % GRID_COLUMNS]:
             st.image(_with_model_strip(entry.library.thumbnail(payload).heatmap, payload.model), width="stretch")
             st.button(
-                f"{payload.defect_type} · {payload.score:.2f}",
+                f"{plain_text(payload.defect_type)} · {payload.score:.2f}",
                 key=f"case__{entry.item.id}",
                 on_click=_choose,
                 args=(entry.item.id,),
                 type="primary" if entry.item.id == chosen_id else "secondary",
-                help=f"{model_label(payload.model)} · {payload.category} · {payload.image_path}",
+                help=plain_text(f"{model_label(payload.model)} · {payload.category} · {payload.image_path}"),
                 width="stretch",
             )
     return next((entry for entry in found if entry.item.id == chosen_id), found[0])

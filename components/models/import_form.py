@@ -7,6 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from components.shared.style import plain_text
 from services.inference.model_import import ImportRequest, import_run
 from services.modeling.model_table import MODEL_NAMES, model_spec
 from services.registry.imports import FORMATS, PICKLE_RULE, ModelImportError
@@ -66,6 +67,6 @@ def render() -> None:
             with st.spinner("Importing…"):
                 run = import_run(request, settings, progress=lambda _: None)
         except (ValueError, FileNotFoundError) as exc:
-            st.error(str(exc))
+            st.error(plain_text(str(exc)))
             return
     st.success(f"Imported {run.record.model}/{run.record.category} as run {run.record.run}: reload to see it.")

@@ -6,6 +6,7 @@ import time
 
 import streamlit as st
 
+from components.shared.style import plain_text
 from services.jobs.runner import JobError, cancel_job, jobs_root
 from services.jobs.status import LOG_FILE, JobStatus
 from services.settings import get_settings
@@ -59,6 +60,6 @@ def render(job: JobStatus, cancellable: bool = True) -> None:
         elif job.state == "cancelled":
             st.warning(f"Cancelled after {format_duration(job.elapsed_s(now))}.", icon=":material/cancel:")
         else:
-            st.error(f"Failed: {job.error}", icon=":material/error:")
+            st.error(f"Failed: {plain_text(job.error or '')}", icon=":material/error:")
             log = jobs_root(get_settings()) / job.id / LOG_FILE
             st.caption(f"The command's full output is in `{log}`.")

@@ -15,6 +15,7 @@ import numpy as np
 import streamlit as st
 
 from components.shared import resources
+from components.shared.style import plain_text
 from services.data.images import ImageInputError
 from services.registry.artefacts import no_known_defects_reason
 from services.registry.runs import Run
@@ -90,13 +91,14 @@ def render(
         st.info("The index holds no other defect of this run to compare with.", icon=":material/info:")
         return
     vote = f"{found.vote.summary} neighbours" if found.vote.votes else found.vote.summary
-    st.markdown(f"**Nearest anomalous neighbours** · {vote}")
+    st.markdown(f"**Nearest anomalous neighbours** · {plain_text(vote)}")
     st.caption(_library_caption(run, library))
     grid = st.columns(columns)
     for rank, case in enumerate(found.cases):
         with grid[rank % columns]:
             st.image(_side_by_side(case.thumbnail), width="stretch")
             st.caption(
-                f"**{case.payload.defect_type}** · sim {case.similarity:.2f}  \n{Path(case.payload.image_path).name}",
-                help=f"Source image: {case.payload.image_path}",
+                f"**{plain_text(case.payload.defect_type)}** · sim {case.similarity:.2f}  \n"
+                f"{plain_text(Path(case.payload.image_path).name)}",
+                help=f"Source image: {plain_text(case.payload.image_path)}",
             )

@@ -1,12 +1,29 @@
-"""Display names, colours and chart styling: every page and chart takes them from here (models' from the table)."""
+"""Display names, colours and chart styling: every page and chart takes them from here (models' from the table).
+
+Text that comes from users or their files (file and folder names, error messages naming them) goes through
+:func:`plain_text` before Streamlit's Markdown, or :func:`html_text` before HTML, so it shows as typed, never as markup.
+"""
 
 from __future__ import annotations
 
+import html
+import re
+
 import plotly.graph_objects as go
 
+from services.data.errors import printable
 from services.modeling.model_table import MODEL_TABLE
 
 DATASET_LABELS = {"synthetic": "synthetic", "mvtec_ad": "MVTec-AD"}
+MARKUP = re.compile(
+    r"[\\*`~$\[\]<>&|#]"  # emphasis, code, strikethrough, LaTeX, links and directives, HTML, entities, tables
+    r"|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])"  # an underscore that can open or close emphasis (not inside a word)
+    r"|:(?=[\w+/-]+:)"  # an emoji or icon shortcode (:smile:, :material/home:)
+    r"|:(?=//)|(?<=www)\."  # a bare web address, which GitHub-flavoured Markdown turns into a link
+)
+"""What Streamlit's Markdown reads as markup; ordinary words, paths and sentences have none of it."""
+LINE_START = re.compile(r"^( *(?:\d{1,9})?)([-+=.)])")
+"""A bullet, a heading underline or a numbered item (``1.``) at the start: its mark is escaped."""
 NORMAL_COLOUR = "#64748b"
 DEFECT_COLOUR = "#dc2626"
 THRESHOLD_COLOUR = "#111827"
@@ -34,6 +51,17 @@ def model_rgb(model: str) -> tuple[int, int, int]:
 def dataset_label(dataset: str) -> str:
     """Display name of a dataset (``mvtec_ad`` → ``MVTec-AD``)."""
     return DATASET_LABELS.get(dataset, dataset)
+
+
+def plain_text(text: str) -> str:
+    """``text`` for Streamlit's Markdown (``st.markdown``, ``st.error``, captions, labels): shown as typed, one line."""
+    escaped = MARKUP.sub(lambda found: "\\" + found.group(0), printable(text))
+    return LINE_START.sub(r"\1\\\2", escaped)
+
+
+def html_text(text: str) -> str:
+    """``text`` for HTML (``unsafe_allow_html``): shown as typed, one line."""
+    return html.escape(printable(text))
 
 
 def model_heading(model: str) -> str:

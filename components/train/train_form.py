@@ -8,7 +8,7 @@ from pathlib import Path
 import streamlit as st
 
 from components.shared import resources
-from components.shared.style import model_label
+from components.shared.style import model_label, plain_text
 from services.jobs.commands import LAYOUTS, TrainRequest, start_training
 from services.jobs.uploads import extract_dataset_zip, upload_folder
 from services.modeling.model_table import MODEL_NAMES, PROFILES
@@ -34,7 +34,7 @@ def _start(source: str, folder: str, upload: object, request: TrainRequest) -> N
     problems = _problems(source, folder, upload, request)
     if problems:
         for problem in problems:
-            st.error(problem, icon=":material/error:")
+            st.error(plain_text(problem), icon=":material/error:")
         return
     if source == ZIP:
         extracted = extract_dataset_zip(get_settings(), request.category, upload.getvalue())  # type: ignore[attr-defined]
@@ -72,7 +72,7 @@ def render() -> None:
     try:
         _start(source, folder, upload, request)
     except ValueError as exc:
-        st.error(str(exc), icon=":material/error:")
+        st.error(plain_text(str(exc)), icon=":material/error:")
 
 
 def _upload_target(name: str) -> Path:

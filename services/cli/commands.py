@@ -14,7 +14,7 @@ from services.data.datasets import MaskPolicy
 from services.data.errors import DatasetError
 from services.data.synthetic import SYNTHETIC_CATEGORIES
 from services.modeling.model_table import MODEL_NAMES, PROFILES
-from services.settings import Settings, SettingsError, get_settings
+from services.settings import PROJECT_ROOT, Settings, SettingsError, get_settings
 
 TEACHER_CHOICES = ("official", "distilled", "random")
 """``services.modeling.efficientad.teacher.TeacherKind`` values, spelled out so that ``--help`` does not import
@@ -360,6 +360,30 @@ def _run_train(args: argparse.Namespace, settings: Settings) -> int:
     return run_train_command(args, settings)
 
 
+def serve_argv(settings: Settings, port: int | None = None, address: str | None = None) -> list[str]:
+    """``python -m streamlit run app.py`` headless, with Streamlit's upload limit (``server.maxUploadSize``, MB) set
+    from ``ANOMALYLENS_MAX_UPLOAD_MB``, so the one setting caps both the upload and what a zip may unpack to."""
+    argv = [sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "app.py"), "--server.headless=true"]
+    argv.append(f"--server.maxUploadSize={settings.max_upload_mb}")
+    argv += [f"--server.port={port}"] if port is not None else []
+    return argv + ([f"--server.address={address}"] if address else [])
+
+
+def _add_serve(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("serve", help="start the dashboard (Streamlit) with its limits taken from the settings")
+    parser.add_argument("--port", type=int, default=None, help="default: Streamlit's (8501)")
+    parser.add_argument("--address", default=None, help="address to listen on, e.g. 0.0.0.0 in a container")
+    parser.set_defaults(handler=_run_serve)
+
+
+def _run_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import os
+
+    argv = serve_argv(settings, args.port, args.address)
+    os.execv(argv[0], argv)  # Streamlit takes over this process (signals, exit code)
+    return 0
+
+
 BUILDERS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_synth,
     _add_confirmation,
@@ -371,6 +395,7 @@ BUILDERS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_datasets,
     _add_train,
     _add_import_run,
+    _add_serve,
 ]
 
 

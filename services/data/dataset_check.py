@@ -9,7 +9,7 @@ from pathlib import Path
 
 from services.data.category_data import Layout
 from services.data.datasets import NORMAL, MaskPolicy, Split
-from services.data.errors import DatasetProblem
+from services.data.errors import DatasetProblem, printable
 from services.data.folder_layout import FolderSpec
 from services.data.layouts import scan_category
 
@@ -44,13 +44,14 @@ class DatasetReport:
 
     def lines(self) -> list[str]:
         """The report as printed by ``python -m services.cli datasets check``."""
-        lines = [f"{self.layout} layout, category {self.category} (masks {self.masks}): {self.root}"]
+        lines = [f"{self.layout} layout, category {self.category} (masks {self.masks}): {printable(str(self.root))}"]
         if self.counts:
             width = max(len("defect type"), *(len(count.defect_type) for count in self.counts))
             lines.append(f"  {'split':<6}{'defect type':<{width + 2}}{'images':>6}{'masks':>7}")
             for count in self.counts:
                 masks = "-" if count.defect_type == NORMAL else str(count.masks)
-                lines.append(f"  {count.split:<6}{count.defect_type:<{width + 2}}{count.images:>6}{masks:>7}")
+                defect = printable(count.defect_type)
+                lines.append(f"  {count.split:<6}{defect:<{width + 2}}{count.images:>6}{masks:>7}")
             defects = [count for count in self.counts if count.defect_type != NORMAL]
             with_masks = sum(count.masks for count in defects)
             lines.append(f"masks: {with_masks} of {sum(count.images for count in defects)} defect images")

@@ -27,7 +27,7 @@ from PIL import Image, UnidentifiedImageError
 
 from services.data.categories import MVTEC_AD_CATEGORIES, check_category_name, is_category_name
 from services.data.errors import DatasetError, DatasetProblem
-from services.data.images import ImageInputError, load_image
+from services.data.images import SUFFIX_FORMATS, ImageInputError, load_image
 from services.settings import get_settings
 
 MVTEC_DEFECTS: dict[str, tuple[str, ...]] = {
@@ -41,7 +41,7 @@ MVTEC_AD_VERSION = "2019"
 OWN_VERSION = "1"
 """Version of the rules that read own data (layouts, masks, held-out normals); the fingerprint names the files."""
 DATASET_RECORD = "dataset.json"
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+IMAGE_SUFFIXES = tuple(SUFFIX_FORMATS)
 MASK_SUFFIX = "_mask.png"
 FINGERPRINT_CHARS = 16
 

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+
+def printable(text: str) -> str:
+    """``text`` with each control character (a line break in a file name, an escape sequence) written as its escape,
+    so a problem stays one line of plain text in a terminal or on a page."""
+    return "".join(repr(char)[1:-1] if unicodedata.category(char) == "Cc" else char for char in text)
 
 
 @dataclass(frozen=True)
@@ -15,7 +22,7 @@ class DatasetProblem:
     message: str
 
     def __str__(self) -> str:
-        return self.message
+        return printable(self.message)
 
 
 class DatasetError(ValueError):
@@ -29,5 +36,5 @@ class DatasetError(ValueError):
     def from_problems(cls, problems: Sequence[DatasetProblem]) -> DatasetError:
         """One error for every problem found, one per line when there are several."""
         if len(problems) == 1:
-            return cls(problems[0].message, problems)
+            return cls(str(problems[0]), problems)
         return cls(f"{len(problems)} problems:\n" + "\n".join(f"- {problem}" for problem in problems), problems)

@@ -17,6 +17,8 @@ validation, calibration, test scoring, panels, indexing), so a file scores the s
 Decoding is forced to completion, so a truncated file is an error (Pillow's ``LOAD_TRUNCATED_IMAGES`` is never
 changed). The pixel count is checked from the header before any pixel is decoded; Pillow's own decompression-bomb
 check (``Image.MAX_IMAGE_PIXELS``, 89.5 M) also rejects, so the effective limit is the smaller of the two.
+A file must be what its name says (``x.png`` holds a PNG), and a file with a zip archive appended to its image (a
+polyglot, readable as both) is refused.
 """
 
 from __future__ import annotations
@@ -40,6 +42,11 @@ SIGNATURES: dict[str, tuple[bytes, ...]] = {
     "TIFF": (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"),
 }
 """File signatures of the accepted formats, used to tell a damaged header from a file that is no image at all."""
+SUFFIX_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF"}
+"""Image file suffixes and the format a file so named must hold."""
+ZIP_END = b"PK\x05\x06"
+ZIP_END_SIZE = 22
+ZIP_COMMENT_MAX = 65_535
 BACKGROUND_RGB = (128, 128, 128)
 """Neutral mid-gray that transparent pixels are composited on."""
 SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N")
@@ -118,12 +125,29 @@ def _signature_format(header: bytes) -> str | None:
     return None
 
 
+def _ends_with_zip(stream: BinaryIO) -> bool:
+    """True when the file ends with a zip archive's end record whose comment length reaches exactly the file's end."""
+    size = stream.seek(0, io.SEEK_END)
+    stream.seek(max(0, size - ZIP_END_SIZE - ZIP_COMMENT_MAX))
+    tail = stream.read()
+    stream.seek(0)
+    at = tail.rfind(ZIP_END)
+    while at >= 0:
+        comment = int.from_bytes(tail[at + ZIP_END_SIZE - 2 : at + ZIP_END_SIZE], "little")
+        if at + ZIP_END_SIZE + comment == len(tail):
+            return True
+        at = tail.rfind(ZIP_END, 0, at)
+    return False
+
+
 def _open(stream: BinaryIO, name: str, max_pixels: int) -> Image.Image:
     """Read the header only, turning Pillow's identification and decompression-bomb failures into our error."""
     header = stream.read(16)
     if not header:
         raise _error(name, "the file is empty (0 bytes)", max_pixels)
-    stream.seek(0)
+    if _ends_with_zip(stream):
+        reason = "holds a zip archive besides its image (a file readable as two formats); save the image on its own"
+        raise _error(name, reason, max_pixels)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -136,12 +160,28 @@ def _open(stream: BinaryIO, name: str, max_pixels: int) -> Image.Image:
             raise _error(name, "is not an image (no PNG, JPEG, BMP or TIFF signature)", max_pixels) from exc
         reason = f"has a {fmt} signature but an invalid header (zero width or height, or damaged data)"
         raise _error(name, reason, max_pixels) from exc
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:  # a header cut short, or a metadata chunk too large
+        fmt = _signature_format(header) or "image"
+        raise _error(name, f"is truncated or corrupt: its {fmt} header cannot be read ({exc})", max_pixels) from exc
+
+
+def _check_suffix(image: Image.Image, name: str, max_pixels: int) -> None:
+    """Refuse a file whose suffix names another accepted format than the one it holds (e.g. a JPEG named .png)."""
+    expected = SUFFIX_FORMATS.get(Path(name).suffix.lower())
+    if expected is not None and expected != image.format:
+        suffixes = "/".join(suffix for suffix, fmt in SUFFIX_FORMATS.items() if fmt == image.format)
+        reason = (
+            f"is named {Path(name).suffix} but holds a {image.format} image; rename it to {suffixes} "
+            f"or save it again as {expected}"
+        )
+        raise _error(name, reason, max_pixels)
 
 
 def _decode(stream: BinaryIO, name: str, max_pixels: int) -> LoadedImage:
     with _open(stream, name, max_pixels) as image:
         if image.format not in ACCEPTED_FORMATS:
             raise _error(name, f"format {image.format} is not supported", max_pixels)
+        _check_suffix(image, name, max_pixels)
         width, height = image.size
         if width * height > max_pixels:
             raise _error(name, f"is too large: {width}×{height} = {width * height:,} pixels", max_pixels)

@@ -2,6 +2,8 @@
 
 ``mvtec``: ``<root>/<category>/train|test|ground_truth`` (:mod:`services.data.datasets`), masks required by default;
 ``folder``: a normal folder and defect folders (:mod:`services.data.folder_layout`), masks optional by default.
+A file that resolves outside the dataset folder (a symbolic link, or a file in a linked folder) is a problem and is
+never read.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from services.data.datasets import (
     OWN_VERSION,
     DatasetInfo,
     MaskPolicy,
+    Sample,
     files_fingerprint,
     mvtec_layout_info,
     open_dataset,
@@ -94,6 +97,20 @@ def _read(
     return _read_mvtec(root, category, masks)
 
 
+def _outside(root: Path, samples: tuple[Sample, ...]) -> list[DatasetProblem]:
+    """A problem for each image or mask that resolves outside ``root`` (a symbolic link, or inside a linked folder)."""
+    problems = []
+    for path in (path for sample in samples for path in (sample.path, sample.mask_path) if path is not None):
+        target = path.resolve()
+        if not target.is_relative_to(root):
+            message = (
+                f"{path} leads outside the dataset folder {root} (a symbolic link to {target}): files are read only "
+                "inside the dataset folder; copy the file into it"
+            )
+            problems.append(DatasetProblem(path, message))
+    return problems
+
+
 def scan_category(
     root: Path,
     category: str | None = None,
@@ -123,8 +140,12 @@ def scan_category(
     except DatasetError as exc:
         found = exc.problems or (DatasetProblem(root, str(exc)),)
         return CategoryScan(root, name, layout, policy, CategoryData(name, layout, (), (), ()), {}, found)
-    images = scan_images([*data.train, *data.test], max_pixels)
-    return CategoryScan(root, name, layout, policy, data, images.sizes, (*problems, *images.problems))
+    samples = (*data.train, *data.test)
+    outside = _outside(root, samples)
+    leaving = {problem.path for problem in outside}
+    inside = [sample for sample in samples if sample.path not in leaving and sample.mask_path not in leaving]
+    images = scan_images(inside, max_pixels)
+    return CategoryScan(root, name, layout, policy, data, images.sizes, (*problems, *outside, *images.problems))
 
 
 def dataset_info(scan: CategoryScan) -> DatasetInfo:

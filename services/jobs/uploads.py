@@ -1,7 +1,10 @@
 """A dataset uploaded as a ``.zip``, checked entry by entry and extracted into ``<data root>/uploads/<name>/``.
 
-Refused before anything is written: paths that leave the folder (``..``, absolute), symbolic links, more files or
-more uncompressed bytes than the settings allow. Extraction goes to a partial folder renamed into place at the end.
+Refused before anything is written: data that is not a zip from its first byte (e.g. an image with a zip appended),
+paths that leave the folder (``..``, absolute), symbolic links, names with control characters, an entry twice,
+encrypted entries or compression methods that cannot be read, more files or more uncompressed bytes than the
+settings allow, and a compression ratio no image dataset has (a zip bomb). Extraction goes to a partial folder renamed
+into place at the end; an entry whose bytes differ from what the zip declares (size, CRC) stops it and leaves nothing.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import io
 import os
 import shutil
 import stat
+import unicodedata
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -21,6 +25,19 @@ UPLOADS = "uploads"
 MB = 1024 * 1024
 SKIPPED_PARTS = ("__MACOSX",)
 SKIPPED_NAMES = (".DS_Store", "Thumbs.db")
+ZIP_STARTS = (b"PK\x03\x04", b"PK\x05\x06")
+"""A zip's first local file header, or the end record of an empty zip."""
+READABLE_METHODS = {
+    zipfile.ZIP_STORED: "stored",
+    zipfile.ZIP_DEFLATED: "deflate",
+    zipfile.ZIP_BZIP2: "bzip2",
+    zipfile.ZIP_LZMA: "lzma",
+}
+ENCRYPTED_FLAG = 0x1
+MAX_RATIO = 100
+"""Most uncompressed bytes per compressed byte: photos and masks compress far less, zip bombs far more."""
+RATIO_FLOOR = MB
+"""Zips unpacking to less than this are not checked for their ratio (a few small, very regular files are harmless)."""
 
 
 class UploadError(ValueError):
@@ -50,15 +67,28 @@ def _entry_path(info: zipfile.ZipInfo) -> PurePosixPath:
         raise UploadError(f"zip entry {info.filename!r} leaves the upload folder ('..'); refused")
     if stat.S_ISLNK(info.external_attr >> 16):
         raise UploadError(f"zip entry {info.filename!r} is a symbolic link; links are refused")
+    if any(unicodedata.category(char) == "Cc" for char in name):
+        raise UploadError(f"zip entry {info.filename!r} has a control character in its name; rename the file")
+    if info.flag_bits & ENCRYPTED_FLAG:
+        raise UploadError(f"zip entry {info.filename!r} is encrypted; upload a zip without a password")
+    if info.compress_type not in READABLE_METHODS:
+        raise UploadError(
+            f"zip entry {info.filename!r} uses compression method {info.compress_type}, which cannot be read; "
+            f"accepted: {', '.join(READABLE_METHODS.values())}"
+        )
     return path
 
 
 def _members(archive: zipfile.ZipFile, settings: Settings) -> list[tuple[zipfile.ZipInfo, PurePosixPath]]:
     members = []
+    seen: set[PurePosixPath] = set()
     for info in archive.infolist():
         path = _entry_path(info)
         if info.is_dir() or path.name in SKIPPED_NAMES or any(part in SKIPPED_PARTS for part in path.parts):
             continue
+        if path in seen:
+            raise UploadError(f"zip entry {info.filename!r} appears twice; each file may appear once")
+        seen.add(path)
         members.append((info, path))
     if not members:
         raise UploadError("the zip holds no files")
@@ -72,6 +102,12 @@ def _members(archive: zipfile.ZipFile, settings: Settings) -> list[tuple[zipfile
         raise UploadError(
             f"the zip unpacks to {total / MB:.0f} MB, more than the {settings.max_upload_mb} MB allowed "
             "(ANOMALYLENS_MAX_UPLOAD_MB)"
+        )
+    packed = sum(info.compress_size for info, _ in members)
+    if total > RATIO_FLOOR and total > MAX_RATIO * packed:
+        raise UploadError(
+            f"the zip unpacks to {total / MB:.0f} MB from {packed / MB:.2f} MB, a ratio of {total / max(packed, 1):.0f}"
+            f" to 1: refused as a zip bomb (image datasets compress less than {MAX_RATIO} to 1)"
         )
     return members
 
@@ -87,6 +123,11 @@ def extract_dataset_zip(settings: Settings, name: str, data: bytes) -> Extracted
     target = upload_folder(settings, name)
     if target.exists():
         raise UploadError(f"an upload named {name!r} already exists in {target}: choose another product name")
+    if not data.startswith(ZIP_STARTS):
+        raise UploadError(
+            "the upload is not a readable .zip file: it does not start with a zip header (e.g. an image with a zip "
+            "appended); upload the .zip itself"
+        )
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile as exc:

@@ -31,12 +31,12 @@ from pathlib import Path
 from typing import Literal
 
 import timm
-import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 from torch import Tensor, nn
 
 from services.data.datasets import file_sha256
+from services.modeling.safe_load import load_weights
 from services.settings import Settings
 
 _PACKAGED_SHA256: dict[int, str] = {
@@ -158,10 +158,7 @@ def _verified_sha256(path: Path, expected: str | None = None) -> str:
 
 def _read_state_dict(path: Path) -> dict[str, Tensor]:
     try:
-        if path.suffix == ".safetensors":
-            state = load_file(path)
-        else:
-            state = torch.load(path, map_location="cpu", weights_only=True)
+        state = load_file(path) if path.suffix == ".safetensors" else load_weights(path, label=f"weights file {path}")
     except (OSError, RuntimeError, pickle.UnpicklingError, SafetensorError) as exc:
         raise BackboneError(f"{path} is not a readable weights file: {exc}") from exc
     if not isinstance(state, Mapping) or not all(isinstance(value, Tensor) for value in state.values()):

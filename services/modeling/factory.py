@@ -11,6 +11,7 @@ from anomalib.models.components.base import AnomalibModule
 from services.modeling.backbones import DEFAULT_LAYERS
 from services.modeling.model_config import BuiltModel, ModelConfig
 from services.modeling.model_table import PROFILES, model_spec
+from services.modeling.safe_load import refusing_unsafe_globals
 from services.settings import Settings
 
 
@@ -34,6 +35,10 @@ def build_model(config: ModelConfig, settings: Settings) -> BuiltModel:
 
 
 def load_model(model: str, checkpoint: Path, device: str = "cpu") -> AnomalibModule:
-    """Reload a registry checkpoint in eval mode; nothing but the checkpoint file is needed."""
-    module = model_spec(model).load_class().load_from_checkpoint(str(checkpoint), map_location=device)
+    """Reload a registry checkpoint in eval mode (``weights_only``, anomalib's allow-list plus the model's own types);
+    nothing but the checkpoint file is needed."""
+    with refusing_unsafe_globals(f"checkpoint {checkpoint}"):
+        module = (
+            model_spec(model).load_class().load_from_checkpoint(str(checkpoint), map_location=device, weights_only=True)
+        )
     return module.eval().to(device)

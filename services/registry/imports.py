@@ -1,15 +1,14 @@
 """Models trained elsewhere with anomalib, read and checked before they become registry runs.
 
 Three formats: a Lightning ``.ckpt`` from anomalib's ``Engine.fit``, read with ``torch.load(weights_only=True)`` under
-anomalib's allow-list of safe globals; an OpenVINO IR from anomalib's export (``.xml`` graph, ``.bin`` weights beside
-it); a torch ``.pt`` from ``anomalib export``, which is a pickle that can run any code when read, so it is read only
-when the user trusts it, as anomalib's own ``TRUST_REMOTE_CODE`` rule has it. Every refusal names the file and the
-rule, so the user can act on it.
+anomalib's allow-list of safe globals (``services.modeling.safe_load``); an OpenVINO IR from anomalib's export
+(``.xml`` graph, ``.bin`` weights beside it); a torch ``.pt`` from ``anomalib export``, which is a pickle that can
+run any code when read, so it is read only when the user trusts it, as anomalib's own ``TRUST_REMOTE_CODE`` rule has
+it. Every refusal names the file and the rule, so the user can act on it.
 """
 
 from __future__ import annotations
 
-import pickle
 from dataclasses import asdict, dataclass
 from enum import Enum
 from pathlib import Path
@@ -17,9 +16,9 @@ from typing import Any, Literal
 
 import torch
 from anomalib.models.components.base import AnomalibModule
-from anomalib.utils.serialization import anomalib_safe_globals
 
 from services.modeling.model_table import MODEL_NAMES, MODEL_TABLE, model_spec
+from services.modeling.safe_load import UnsafeCheckpointError, checkpoint_allow_list, load_weights
 
 ImportFormat = Literal["ckpt", "openvino", "torch"]
 FORMATS: dict[str, ImportFormat] = {".ckpt": "ckpt", ".xml": "openvino", ".pt": "torch", ".pth": "torch"}
@@ -84,23 +83,17 @@ def ir_weights(xml: Path) -> Path:
     return weights
 
 
-def _safe_globals() -> list[Any]:
+def _model_safe_globals() -> list[Any]:
     return [item for spec in MODEL_TABLE.values() for item in spec.load_stock_class().checkpoint_safe_globals()]
 
 
 def read_checkpoint(path: Path) -> dict[str, Any]:
     """A Lightning checkpoint's contents, read without running code from it (tensors and allow-listed types)."""
     try:
-        with anomalib_safe_globals(extra=_safe_globals()):
-            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        if "Unsupported global" in str(exc):
-            raise ModelImportError(
-                f"checkpoint {path.name} holds Python objects outside the allow-list of safe types, so it is not read "
-                f"(reading them could run code): a checkpoint from anomalib's Engine.fit holds only tensors and plain "
-                f"values ({str(exc).splitlines()[-1][:200]})"
-            ) from exc
-        raise _corrupt(path, exc) from exc
+        allowed = checkpoint_allow_list(_model_safe_globals())
+        checkpoint = load_weights(path, allowed=allowed, label=f"checkpoint {path.name}")
+    except UnsafeCheckpointError as exc:
+        raise ModelImportError(str(exc)) from exc
     except Exception as exc:  # torch's unpickler meets garbage with any error (IndexError, KeyError, EOFError…)
         raise _corrupt(path, exc) from exc
     if not isinstance(checkpoint, dict) or not {"state_dict", "hyper_parameters"} <= checkpoint.keys():
@@ -112,9 +105,11 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
 
 
 def _corrupt(path: Path, exc: Exception) -> ModelImportError:
+    detail = next(iter(str(exc).splitlines()), "")[:200]
+    cause = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
     return ModelImportError(
-        f"checkpoint {path.name} is corrupt or truncated: torch cannot read it ({type(exc).__name__}: "
-        f"{str(exc).splitlines()[0][:200]}); copy it again from where it was trained"
+        f"checkpoint {path.name} is corrupt or truncated: torch cannot read it ({cause}); copy it again from where it "
+        "was trained"
     )
 
 

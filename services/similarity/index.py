@@ -47,7 +47,7 @@ class StoredMaps:
     @classmethod
     def of(cls, run: Run) -> StoredMaps:
         """Read ``maps.npz``."""
-        data = np.load(run.path / registry.MAPS)
+        data = np.load(run.path / registry.MAPS, allow_pickle=False)
         return cls(image_paths=[str(p) for p in data["image_paths"]], maps=data["maps"], scores=data["scores"])
 
 

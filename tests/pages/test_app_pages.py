@@ -96,20 +96,6 @@ def test_a_deep_link_on_a_fresh_process_still_runs_inside_the_app(empty_env: obj
     assert "Models" not in [title.value for title in app.title]
 
 
-def test_the_page_guard_shows_a_message_instead_of_a_traceback() -> None:
-    def failing_page() -> None:
-        from components.shared.page_guard import guarded
-
-        with guarded("Broken"):
-            raise RuntimeError("the disk is on fire")
-
-    app = AppTest.from_function(failing_page).run()
-    assert not app.exception
-    assert [error.value for error in app.error] == [
-        "The Broken page could not be shown: RuntimeError: the disk is on fire"
-    ]
-
-
 @pytest.mark.slow
 def test_models_flags_a_run_whose_files_changed(registry_env: PageRegistry, app: AppTest) -> None:
     run = list_runs(get_settings())[0]

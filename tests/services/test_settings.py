@@ -1,10 +1,46 @@
 """Settings come from ANOMALYLENS_* variables with documented defaults and clear errors."""
 
+import re
 from pathlib import Path
 
 import pytest
 
 from services.settings import PROJECT_ROOT, Settings, SettingsError
+
+ABSURD = [
+    ("DATA_ROOT", "", "ANOMALYLENS_DATA_ROOT is empty: give a folder path"),
+    ("DATA_ROOT", "data\x00/../etc", "ANOMALYLENS_DATA_ROOT='data\\x00/../etc' holds a control character"),
+    ("REGISTRY", "   ", "ANOMALYLENS_REGISTRY is empty: give a folder path"),
+    ("REGISTRY", "models\n", "ANOMALYLENS_REGISTRY='models\\n' holds a control character"),
+    ("WEIGHTS_DIR", "", "ANOMALYLENS_WEIGHTS_DIR is empty: give a folder path"),
+    ("DEVICE", "cuda:-1", "ANOMALYLENS_DEVICE='cuda:-1' is not one of auto, cpu, cuda"),
+    ("DEVICE", "nan", "ANOMALYLENS_DEVICE='nan' is not one of auto, cpu, cuda"),
+    ("QDRANT_URL", "javascript:alert(1)", "QDRANT_URL='javascript:alert(1)' is not a Qdrant server address"),
+    ("QDRANT_URL", "http://", "give an http:// or https:// URL with a host"),
+    ("QDRANT_URL", "http://host\r\nX-Evil: 1", "ANOMALYLENS_QDRANT_URL holds a control character"),
+    ("QDRANT_API_KEY", "key\r\nX-Evil: 1", "ANOMALYLENS_QDRANT_API_KEY holds a control character"),
+    ("SEED", "-1", "ANOMALYLENS_SEED=-1 is out of range: give an integer from 0 to 4,294,967,295"),
+    ("SEED", str(10**30), "ANOMALYLENS_SEED=1000000000000000000000000000000 is out of range"),
+    ("SEED", "nan", "ANOMALYLENS_SEED='nan' is not an integer"),
+    ("SEED", "inf", "ANOMALYLENS_SEED='inf' is not an integer"),
+    ("MAX_IMAGE_PIXELS", "-5", "ANOMALYLENS_MAX_IMAGE_PIXELS=-5 is out of range: give a pixel count"),
+    ("MAX_IMAGE_PIXELS", "0", "ANOMALYLENS_MAX_IMAGE_PIXELS=0 is out of range"),
+    ("MAX_IMAGE_PIXELS", str(10**12), "from 1 to 89,478,485"),
+    ("MAX_IMAGE_PIXELS", "1e9", "ANOMALYLENS_MAX_IMAGE_PIXELS='1e9' is not an integer"),
+    ("ALLOW_DOWNLOADS", "2", "ANOMALYLENS_ALLOW_DOWNLOADS='2' is not a boolean"),
+    ("ALLOW_DOWNLOADS", "nan", "ANOMALYLENS_ALLOW_DOWNLOADS='nan' is not a boolean"),
+    ("MAX_UPLOAD_FILES", "-1", "ANOMALYLENS_MAX_UPLOAD_FILES=-1 is out of range: give a number of files"),
+    ("MAX_UPLOAD_FILES", str(10**15), "from 1 to 10,000,000"),
+    ("MAX_UPLOAD_MB", "0", "ANOMALYLENS_MAX_UPLOAD_MB=0 is out of range: give megabytes from 1 to 1,048,576"),
+    ("MAX_UPLOAD_MB", str(2**63), "ANOMALYLENS_MAX_UPLOAD_MB=9223372036854775808 is out of range"),
+    ("MAX_UPLOAD_MB", "inf", "ANOMALYLENS_MAX_UPLOAD_MB='inf' is not an integer"),
+    ("FALSE_ALARM_BUDGET", "nan", "ANOMALYLENS_FALSE_ALARM_BUDGET=nan is not accepted: give the share of good parts"),
+    ("FALSE_ALARM_BUDGET", "inf", "ANOMALYLENS_FALSE_ALARM_BUDGET=inf is not accepted"),
+    ("FALSE_ALARM_BUDGET", "-0.01", "ANOMALYLENS_FALSE_ALARM_BUDGET=-0.01 is not accepted"),
+    ("FALSE_ALARM_BUDGET", "1e308", "between 0 and 0.5"),
+    ("FALSE_ALARM_BUDGET", "1%", "ANOMALYLENS_FALSE_ALARM_BUDGET='1%' is not a number"),
+]
+"""Absurd values of every ANOMALYLENS_ variable: (suffix, value, the start of the message naming it and the rule)."""
 
 
 def test_defaults_live_in_the_project() -> None:
@@ -48,7 +84,7 @@ def test_relative_paths_resolve_against_project_root() -> None:
         ("ANOMALYLENS_DEVICE", "tpu", "not one of auto, cpu, cuda"),
         ("ANOMALYLENS_SEED", "abc", "is not an integer"),
         ("ANOMALYLENS_ALLOW_DOWNLOADS", "maybe", "is not a boolean"),
-        ("ANOMALYLENS_MAX_IMAGE_PIXELS", "0", "must be positive"),
+        ("ANOMALYLENS_MAX_IMAGE_PIXELS", "0", "is out of range"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str, message: str) -> None:
@@ -83,3 +119,36 @@ def test_to_env_rebuilds_the_same_settings_in_a_child_process(tmp_path: Path) ->
 def test_upload_limits_must_be_positive(name: str) -> None:
     with pytest.raises(SettingsError, match=f"ANOMALYLENS_{name}"):
         Settings.from_env({f"ANOMALYLENS_{name}": "0"})
+
+
+def test_every_variable_has_absurd_values_tried() -> None:
+    assert {suffix for suffix, _, _ in ABSURD} == {name.removeprefix("ANOMALYLENS_") for name in Settings().to_env()}
+
+
+@pytest.mark.parametrize(("suffix", "value", "message"), ABSURD)
+def test_absurd_values_are_refused_naming_the_variable_and_what_is_accepted(
+    tmp_path: Path, suffix: str, value: str, message: str
+) -> None:
+    env = {"ANOMALYLENS_REGISTRY": str(tmp_path / "models"), "ANOMALYLENS_DATA_ROOT": str(tmp_path / "data")}
+    with pytest.raises(SettingsError, match=re.escape(message)):
+        Settings.from_env({**env, f"ANOMALYLENS_{suffix}": value})
+    assert not any(tmp_path.iterdir()), "a refused setting creates nothing"
+
+
+def test_a_refused_api_key_is_not_repeated_in_the_message() -> None:
+    with pytest.raises(SettingsError) as error:
+        Settings.from_env({"ANOMALYLENS_QDRANT_API_KEY": "s3cret\n"})
+    assert "s3cret" not in str(error.value)
+
+
+def test_the_largest_accepted_values_are_accepted() -> None:
+    settings = Settings.from_env(
+        {
+            "ANOMALYLENS_SEED": "4294967295",
+            "ANOMALYLENS_MAX_IMAGE_PIXELS": "89478485",
+            "ANOMALYLENS_MAX_UPLOAD_MB": "1048576",
+            "ANOMALYLENS_MAX_UPLOAD_FILES": "10000000",
+            "ANOMALYLENS_QDRANT_URL": "https://qdrant.example:6333",
+        }
+    )
+    assert (settings.seed, settings.max_image_pixels, settings.max_upload_mb) == (2**32 - 1, 89_478_485, 1_048_576)

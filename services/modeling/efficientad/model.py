@@ -28,6 +28,8 @@ from anomalib.post_processing import PostProcessor
 from anomalib.pre_processing import PreProcessor
 from anomalib.visualization import Visualizer
 
+from services.modeling.safe_load import load_weights
+
 logger = logging.getLogger(__name__)
 
 MIN_IMAGE_SIDE = 256
@@ -115,7 +117,7 @@ class OfflineEfficientAd(EfficientAd):
                 f"teacher file {path} does not exist; run `python -m services.cli distill-teacher` or pass "
                 "teacher_path=None for a random teacher"
             )
-        state = torch.load(path, map_location=self.device, weights_only=True)
+        state = load_weights(path, map_location=self.device, label=f"teacher file {path}")
         try:
             self.model.teacher.load_state_dict(state)
         except RuntimeError as exc:

@@ -46,6 +46,7 @@ from services.data.datasets import file_sha256
 from services.data.natural_images import natural_photos, random_crops
 from services.modeling.backbones import DEFAULT_LAYERS, imagenet_classifier
 from services.modeling.model_table import EFFICIENTAD
+from services.modeling.safe_load import load_weights
 from services.settings import Settings
 
 TEACHER_FILE = "pretrained_teacher_small.pth"
@@ -317,7 +318,7 @@ def read_teacher_info(settings: Settings) -> TeacherInfo | None:
 def teacher_out_channels(path: Path) -> int:
     """The output width of the PDN-small state dict in ``path`` (its last convolution's filters)."""
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = load_weights(path, label=f"teacher {path}")
         return int(state["conv4.weight"].shape[0])
     except (OSError, RuntimeError, EOFError, pickle.UnpicklingError, KeyError, TypeError, AttributeError) as exc:
         raise TeacherError(f"{path} is not a PDN-small teacher state dict: {exc}") from exc
