@@ -7,6 +7,8 @@ the README's configuration table documents each variable.
 from __future__ import annotations
 
 import os
+import re
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -15,6 +17,7 @@ from pathlib import Path
 PREFIX = "ANOMALYLENS_"
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEVICES = ("auto", "cpu", "cuda")
+DATABASE_SCHEMES = ("sqlite", "postgresql")
 
 
 class SettingsError(ValueError):
@@ -49,6 +52,20 @@ def _bool(name: str, value: str) -> bool:
     raise SettingsError(f"{PREFIX}{name}={value!r} is not a boolean; use 1/0, true/false, yes/no or on/off")
 
 
+def _check_part_id_pattern(pattern: str) -> None:
+    """Raise ``SettingsError`` unless ``pattern`` is empty or a regex with a named group ``part``."""
+    if not pattern:
+        return
+    try:
+        groups = re.compile(pattern).groupindex
+    except re.error as exc:
+        raise SettingsError(f"{PREFIX}PART_ID_PATTERN={pattern!r} is not a regular expression: {exc}") from exc
+    if "part" not in groups:
+        raise SettingsError(
+            f"{PREFIX}PART_ID_PATTERN={pattern!r} has no named group 'part'; e.g. (?P<part>[A-Z]\\d+)_(?P<lot>L\\d+)"
+        )
+
+
 @dataclass(frozen=True)
 class Settings:
     """Resolved configuration; build it with :meth:`from_env` or :func:`get_settings`."""
@@ -66,6 +83,12 @@ class Settings:
     max_upload_mb: int = 4096
     false_alarm_budget: float = 0.01
     """Share of good parts that may be judged NG: thresholds are fitted to it (and regions on good parts to it)."""
+    database_url: str = ""
+    """Inspection records database (SQLAlchemy URL); empty = the SQLite file under the registry."""
+    station: str = field(default_factory=socket.gethostname)
+    """The inspection station named in every record (default: this host's name)."""
+    part_id_pattern: str = ""
+    """A regex with a named group ``part`` (and optionally ``lot``) searched in an upload's file name; empty = none."""
 
     def __post_init__(self) -> None:
         if self.device not in DEVICES:
@@ -79,6 +102,12 @@ class Settings:
                 f"{PREFIX}FALSE_ALARM_BUDGET={self.false_alarm_budget!r} is not accepted: give the share of good parts "
                 "that may be judged NG, between 0 and 0.5 (e.g. 0.01 for 1 %)"
             )
+        scheme = self.database_url.partition(":")[0].partition("+")[0]
+        if self.database_url and scheme not in DATABASE_SCHEMES:
+            raise SettingsError(
+                f"{PREFIX}DATABASE_URL must be a sqlite:/// or postgresql+psycopg:// URL, got scheme {scheme!r}"
+            )
+        _check_part_id_pattern(self.part_id_pattern)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -98,6 +127,9 @@ class Settings:
             "MAX_UPLOAD_FILES": ("max_upload_files", lambda v: _int("MAX_UPLOAD_FILES", v)),
             "MAX_UPLOAD_MB": ("max_upload_mb", lambda v: _int("MAX_UPLOAD_MB", v)),
             "FALSE_ALARM_BUDGET": ("false_alarm_budget", lambda v: _float("FALSE_ALARM_BUDGET", v)),
+            "DATABASE_URL": ("database_url", str.strip),
+            "STATION": ("station", str.strip),
+            "PART_ID_PATTERN": ("part_id_pattern", str),
         }
         for suffix, (attr, read) in readers.items():
             raw = env.get(PREFIX + suffix)
@@ -122,12 +154,20 @@ class Settings:
             PREFIX + "MAX_UPLOAD_FILES": str(self.max_upload_files),
             PREFIX + "MAX_UPLOAD_MB": str(self.max_upload_mb),
             PREFIX + "FALSE_ALARM_BUDGET": repr(self.false_alarm_budget),
+            PREFIX + "DATABASE_URL": self.database_url,
+            PREFIX + "STATION": self.station,
+            PREFIX + "PART_ID_PATTERN": self.part_id_pattern,
         }
 
     @property
     def qdrant_path(self) -> Path:
         """Folder of the embedded Qdrant store (used when no URL is set)."""
         return self.registry_dir / "qdrant"
+
+    @property
+    def records_dir(self) -> Path:
+        """Folder of the inspection records: the default SQLite file, the kept images and the spool."""
+        return self.registry_dir / "records"
 
     def resolved_device(self) -> str:
         """``cuda`` when asked for or when ``auto`` finds a GPU, else ``cpu``."""
