@@ -83,3 +83,33 @@ def test_to_env_rebuilds_the_same_settings_in_a_child_process(tmp_path: Path) ->
 def test_upload_limits_must_be_positive(name: str) -> None:
     with pytest.raises(SettingsError, match=f"ANOMALYLENS_{name}"):
         Settings.from_env({f"ANOMALYLENS_{name}": "0"})
+
+
+def test_records_settings_are_read_and_default_to_sqlite_under_the_registry_and_this_host(tmp_path: Path) -> None:
+    import socket
+
+    defaults = Settings.from_env({"ANOMALYLENS_REGISTRY": str(tmp_path)})
+    assert (defaults.database_url, defaults.station, defaults.part_id_pattern) == ("", socket.gethostname(), "")
+    assert defaults.records_dir == tmp_path / "records"
+    env = {
+        "ANOMALYLENS_DATABASE_URL": " postgresql+psycopg://u@127.0.0.1:5432/records ",
+        "ANOMALYLENS_STATION": "line-3",
+        "ANOMALYLENS_PART_ID_PATTERN": r"(?P<part>P\d+)_(?P<lot>L\d+)",
+    }
+    settings = Settings.from_env(env)
+    assert settings.database_url == "postgresql+psycopg://u@127.0.0.1:5432/records"
+    assert (settings.station, settings.part_id_pattern) == ("line-3", r"(?P<part>P\d+)_(?P<lot>L\d+)")
+    assert Settings.from_env(settings.to_env()) == settings
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("ANOMALYLENS_DATABASE_URL", "mysql://db/records", "sqlite:/// or postgresql\\+psycopg:// URL"),
+        ("ANOMALYLENS_PART_ID_PATTERN", "(?P<part>[", "is not a regular expression"),
+        ("ANOMALYLENS_PART_ID_PATTERN", r"(?P<serial>\d+)", "has no named group 'part'"),
+    ],
+)
+def test_bad_records_settings_name_the_variable(name: str, value: str, message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env({name: value})
