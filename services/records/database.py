@@ -35,11 +35,6 @@ def database_url(settings: Settings) -> URL:
     return URL.create("sqlite", database=str(settings.records_dir / DATABASE_FILE))
 
 
-def display_url(url: URL) -> str:
-    """The URL without its password, for messages."""
-    return url.render_as_string(hide_password=True)
-
-
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     """WAL journal and the busy timeout on every new SQLite connection."""
     cursor = connection.cursor()

@@ -55,10 +55,6 @@ class Spool:
         host, _, pid = path.stem.removeprefix("spool-").rpartition("-")
         return path == self.own_file or (host == self.host and pid.isdigit() and not pid_alive(int(pid)))
 
-    def has_own(self) -> bool:
-        """Whether this process has spooled records not yet written (a stat, cheap enough before every write)."""
-        return self.own_file.is_file()
-
     def pending(self) -> SpooledBatch:
         """Every record in the files this process may write: its own and those of gone processes of its host."""
         files = sorted(path for path in self.folder.glob(f"spool-*{SUFFIX}") if self._claimable(path))

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Insert, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
-from services.records.database import create_records_engine, database_url, display_url, migrate, prepare_folder
+from services.records.database import create_records_engine, database_url, migrate, prepare_folder
 from services.records.image_store import ImageStore
 from services.records.query import RecordFilter
 from services.records.record import InspectionRecord
@@ -69,11 +69,6 @@ class RecordStore:
         self.spool = Spool(settings.records_dir)
         self._lock = threading.Lock()
         self._migrated = False
-
-    @property
-    def address(self) -> str:
-        """The database URL without its password."""
-        return display_url(self.url)
 
     def _ready(self) -> None:
         """Create a SQLite file's folder and migrate the schema, once per store."""
