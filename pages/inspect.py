@@ -8,6 +8,8 @@ from components.inspect import (
     batch_runner,
     image_source,
     inspection_panel,
+    part_input,
+    record_status,
     rejected_files,
     results_table,
     threshold_controls,
@@ -20,6 +22,7 @@ selection = sidebar.current()
 st.title("Inspect")
 source_area, settings_area = st.columns([1, 1], gap="large")
 with source_area:
+    typed_part = part_input.render()
     inputs = image_source.render(next(iter(selection.runs.values())))
 with settings_area:
     view = threshold_controls.render()
@@ -30,6 +33,7 @@ if not batch.images:
         "Upload one or more images, or pick a test-set sample, to see heatmaps and verdicts.", icon=":material/upload:"
     )
     st.stop()
+record_area = st.container()
 shown = batch.images[0]
 if len(batch.images) > 1:
     results_table.render(batch.images, selection.runs, view)
@@ -61,3 +65,5 @@ else:
             neighbour_area=column,
             neighbour_columns=3,
         )
+with record_area:
+    record_status.render(record_status.record(batch.images, selection.runs, view, typed_part))

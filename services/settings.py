@@ -7,6 +7,8 @@ the README's configuration table documents each variable.
 from __future__ import annotations
 
 import os
+import re
+import socket
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -26,6 +28,7 @@ PIXELS_MAX = Image.MAX_IMAGE_PIXELS
 UPLOAD_MB_MAX = 1024 * 1024
 """1 TiB: far above any dataset, so a larger value is a typo."""
 UPLOAD_FILES_MAX = 10_000_000
+DATABASE_SCHEMES = ("sqlite", "postgresql")
 
 
 class SettingsError(ValueError):
@@ -89,6 +92,20 @@ def _bool(name: str, value: str) -> bool:
     raise SettingsError(f"{PREFIX}{name}={value!r} is not a boolean; use 1/0, true/false, yes/no or on/off")
 
 
+def _check_part_id_pattern(pattern: str) -> None:
+    """Raise ``SettingsError`` unless ``pattern`` is empty or a regex with a named group ``part``."""
+    if not pattern:
+        return
+    try:
+        groups = re.compile(pattern).groupindex
+    except re.error as exc:
+        raise SettingsError(f"{PREFIX}PART_ID_PATTERN={pattern!r} is not a regular expression: {exc}") from exc
+    if "part" not in groups:
+        raise SettingsError(
+            f"{PREFIX}PART_ID_PATTERN={pattern!r} has no named group 'part'; e.g. (?P<part>[A-Z]\\d+)_(?P<lot>L\\d+)"
+        )
+
+
 @dataclass(frozen=True)
 class Settings:
     """Resolved configuration; build it with :meth:`from_env` or :func:`get_settings`."""
@@ -106,6 +123,12 @@ class Settings:
     max_upload_mb: int = 4096
     false_alarm_budget: float = 0.01
     """Share of good parts that may be judged NG: thresholds are fitted to it (and regions on good parts to it)."""
+    database_url: str = ""
+    """Inspection records database (SQLAlchemy URL); empty = the SQLite file under the registry."""
+    station: str = field(default_factory=socket.gethostname)
+    """The inspection station named in every record (default: this host's name)."""
+    part_id_pattern: str = ""
+    """A regex with a named group ``part`` (and optionally ``lot``) searched in an upload's file name; empty = none."""
 
     def __post_init__(self) -> None:
         if self.device not in DEVICES:
@@ -121,6 +144,12 @@ class Settings:
             )
         if self.qdrant_url:
             _check_url(self.qdrant_url)
+        scheme = self.database_url.partition(":")[0].partition("+")[0]
+        if self.database_url and scheme not in DATABASE_SCHEMES:
+            raise SettingsError(
+                f"{PREFIX}DATABASE_URL must be a sqlite:/// or postgresql+psycopg:// URL, got scheme {scheme!r}"
+            )
+        _check_part_id_pattern(self.part_id_pattern)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -140,6 +169,9 @@ class Settings:
             "MAX_UPLOAD_FILES": ("max_upload_files", lambda v: _int("MAX_UPLOAD_FILES", v)),
             "MAX_UPLOAD_MB": ("max_upload_mb", lambda v: _int("MAX_UPLOAD_MB", v)),
             "FALSE_ALARM_BUDGET": ("false_alarm_budget", lambda v: _float("FALSE_ALARM_BUDGET", v)),
+            "DATABASE_URL": ("database_url", lambda v: _text("DATABASE_URL", v)),
+            "STATION": ("station", lambda v: _text("STATION", v)),
+            "PART_ID_PATTERN": ("part_id_pattern", lambda v: _text("PART_ID_PATTERN", v)),
         }
         for suffix, (attr, read) in readers.items():
             raw = env.get(PREFIX + suffix)
@@ -164,12 +196,20 @@ class Settings:
             PREFIX + "MAX_UPLOAD_FILES": str(self.max_upload_files),
             PREFIX + "MAX_UPLOAD_MB": str(self.max_upload_mb),
             PREFIX + "FALSE_ALARM_BUDGET": repr(self.false_alarm_budget),
+            PREFIX + "DATABASE_URL": self.database_url,
+            PREFIX + "STATION": self.station,
+            PREFIX + "PART_ID_PATTERN": self.part_id_pattern,
         }
 
     @property
     def qdrant_path(self) -> Path:
         """Folder of the embedded Qdrant store (used when no URL is set)."""
         return self.registry_dir / "qdrant"
+
+    @property
+    def records_dir(self) -> Path:
+        """Folder of the inspection records: the default SQLite file, the kept images and the spool."""
+        return self.registry_dir / "records"
 
     def resolved_device(self) -> str:
         """``cuda`` when asked for or when ``auto`` finds a GPU, else ``cpu``."""

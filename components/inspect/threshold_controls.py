@@ -29,6 +29,11 @@ class ViewSettings:
         """Whether the slider was moved: its threshold overrides the budget's."""
         return self.threshold != CALIBRATED_THRESHOLD
 
+    def budget_for(self, run: Run) -> float | None:
+        """The false-alarm budget ``run`` is judged at; ``None`` where the slider overrides it or the run has no
+        normal scores to fit it to."""
+        return None if self.manual or run_calibration(run, self.budget) is None else self.budget
+
     def judge(self, prediction: Prediction, run: Run) -> Prediction:
         """``prediction`` at the manual threshold, else at the budget's image and pixel thresholds for ``run`` (its
         own, 0.5, where it has no normal scores)."""

@@ -15,6 +15,8 @@ import streamlit as st
 from services.data.images import LoadedImage, load_image
 from services.inference.detector import Detector, Prediction
 from services.jobs.commands import DEMO_KIND, TRAIN_KIND, index_writers
+from services.records.database import database_url
+from services.records.store import RecordStore
 from services.registry.runs import Run, load_run
 from services.settings import get_settings
 from services.similarity.cases import CaseLibrary
@@ -109,6 +111,19 @@ def case_library(run: Run) -> CaseLibrary:
 def current_embedder() -> Embedder:
     """The region/image embedder (offline ImageNet backbone), loaded once per process and weights folder."""
     return _embedder(str(get_settings().weights_dir))
+
+
+@st.cache_resource(show_spinner=False)
+def _record_store(url: str, records_dir: str) -> RecordStore:
+    """Cached per database and records folder (the arguments are the cache key)."""
+    return RecordStore(get_settings())
+
+
+def record_store() -> RecordStore:
+    """The inspection records store of the current settings, opened once per process (it never raises for a
+    database that is down: records are spooled)."""
+    settings = get_settings()
+    return _record_store(database_url(settings).render_as_string(), str(settings.records_dir))
 
 
 def digest(data: bytes) -> str:

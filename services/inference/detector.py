@@ -59,6 +59,8 @@ class Prediction:
     """The map's threshold (masks, regions) when it differs from the image score's."""
     foreign: ForeignCheck | None = None
     """The upload against the run's product gate; ``None`` for a run without one."""
+    raw_score: float | None = None
+    """The score in the model's own units, before normalisation (``None`` where it is not known)."""
 
     @property
     def map_threshold(self) -> float:
@@ -269,6 +271,7 @@ class Detector:
                     model=self.run.record.model,
                     run=self.run.record.run,
                     score=float(scored.scores[i]),
+                    raw_score=float(scored.raw_scores[i]),
                     threshold=CALIBRATED_THRESHOLD,
                     anomaly_map=anomaly_map,
                     regions=regions,

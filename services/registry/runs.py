@@ -26,7 +26,8 @@ MAPS = "maps.npz"
 HEATMAPS = "heatmaps"
 MANIFEST = "manifest.json"
 JOBS = "jobs"
-NON_RUN_FOLDERS = ("weights", "penalty_images", "qdrant", "reports", JOBS)
+RECORDS = "records"
+NON_RUN_FOLDERS = ("weights", "penalty_images", "qdrant", "reports", JOBS, RECORDS)
 PARTIAL_MARK = ".partial-"
 """A run folder being written is ``<run>.partial-<pid>``: never listed, moved into place only once complete."""
 EXPORT_CACHE = "openvino"
@@ -94,6 +95,17 @@ class Run:
         """The imported OpenVINO IR of a run without a checkpoint."""
         return self.path / IMPORTED_IR
 
+    def model_sha256(self) -> str | None:
+        """The sha256 its manifest records for the model file (checkpoint, else imported IR); ``None`` without one."""
+        manifest = read_manifest(self.path)
+        return manifest.get(CHECKPOINT) or manifest.get(IMPORTED_IR)
+
+    def relative_to(self, registry_dir: Path) -> str:
+        """The run's id: its folder relative to the registry (``<dataset>/<model>/<category>/<run>``), or the whole
+        path for a run outside it."""
+        inside = self.path.is_relative_to(registry_dir)
+        return self.path.relative_to(registry_dir).as_posix() if inside else str(self.path)
+
 
 def _has_model(path: Path) -> bool:
     return (path / CHECKPOINT).is_file() or (path / IMPORTED_IR).is_file()
@@ -134,12 +146,17 @@ def write_manifest(path: Path) -> dict[str, str]:
     return manifest
 
 
+def read_manifest(path: Path) -> dict[str, str]:
+    """The run folder's ``manifest.json`` (relative file → sha256); empty where it has none."""
+    manifest_file = path / MANIFEST
+    return json.loads(manifest_file.read_text()) if manifest_file.is_file() else {}
+
+
 def manifest_status(path: Path) -> ManifestStatus:
     """Whether the run's files still match their manifest."""
-    manifest_file = path / MANIFEST
-    if not manifest_file.is_file():
+    if not (path / MANIFEST).is_file():
         return "missing-manifest"
-    recorded = json.loads(manifest_file.read_text())
+    recorded = read_manifest(path)
     current = {str(p.relative_to(path)): file_sha256(p) for p in _run_files(path)}
     return "ok" if recorded == current else "modified"
 

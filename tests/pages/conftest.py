@@ -42,18 +42,24 @@ def page_registry(tiny_registry: TinyRegistry) -> Iterator[PageRegistry]:
     close_stores()
 
 
-def _point_settings_at(monkeypatch: pytest.MonkeyPatch, registry_dir: Path, data_root: Path) -> None:
+def _point_settings_at(
+    monkeypatch: pytest.MonkeyPatch, registry_dir: Path, data_root: Path, records_db: Path
+) -> None:
     monkeypatch.setenv("ANOMALYLENS_REGISTRY", str(registry_dir))
     monkeypatch.setenv("ANOMALYLENS_DATA_ROOT", str(data_root))
+    monkeypatch.setenv("ANOMALYLENS_DATABASE_URL", f"sqlite:///{records_db}")
     monkeypatch.setenv("ANOMALYLENS_DEVICE", "cpu")
     monkeypatch.delenv("ANOMALYLENS_QDRANT_URL", raising=False)
     get_settings.cache_clear()
 
 
 @pytest.fixture
-def registry_env(page_registry: PageRegistry, monkeypatch: pytest.MonkeyPatch) -> Iterator[PageRegistry]:
-    """Settings (environment) pointing at the fixture registry for one test."""
-    _point_settings_at(monkeypatch, page_registry.registry_dir, page_registry.data_root)
+def registry_env(
+    page_registry: PageRegistry, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[PageRegistry]:
+    """Settings (environment) pointing at the fixture registry for one test, with an inspection records database of
+    the test's own."""
+    _point_settings_at(monkeypatch, page_registry.registry_dir, page_registry.data_root, tmp_path / "records.db")
     yield page_registry
     get_settings.cache_clear()
 
@@ -61,7 +67,7 @@ def registry_env(page_registry: PageRegistry, monkeypatch: pytest.MonkeyPatch) -
 @pytest.fixture
 def empty_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Settings pointing at an empty registry folder."""
-    _point_settings_at(monkeypatch, tmp_path / "models", tmp_path / "data")
+    _point_settings_at(monkeypatch, tmp_path / "models", tmp_path / "data", tmp_path / "records.db")
     yield tmp_path
     get_settings.cache_clear()
 

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import re
+from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from components.inspect.record_status import UNAVAILABLE
 from services.inference.detector import Prediction
+from services.postprocessing.verdict import judge
+from services.records.image_store import ImageStore
+from services.records.query import RecordFilter
+from services.records.record import InspectionRecord
+from services.records.spool import Spool
+from services.records.store import RecordStore
 from services.similarity.index import defect_images
 from tests.conftest import TinyRegistry
 from tests.pages.conftest import PageRegistry
@@ -135,3 +143,79 @@ def test_qdrant_unavailable_keeps_heatmaps_and_says_why_neighbours_are_empty(
     assert len(app.get("plotly_chart")) == 1
     warnings = [w.value for w in app.warning]
     assert any("Qdrant store cannot be reached" in w and "127.0.0.1:9" in w for w in warnings)
+
+
+def _records() -> list[InspectionRecord]:
+    from services.settings import get_settings
+
+    store = RecordStore(get_settings())
+    try:
+        return store.query(RecordFilter())
+    finally:
+        store.close()
+
+
+def test_an_inspection_is_recorded_once_per_image_and_model_and_a_rerun_records_nothing(
+    registry_env: PageRegistry, app: AppTest
+) -> None:
+    from services.settings import get_settings
+
+    crack = _defect_image(registry_env)
+    good = next((registry_env.dataset_root / "tile" / "test" / "good").glob("*.png")).read_bytes()
+    app.run()
+    app.radio(key="model").set_value("both").run()
+    app.text_input(key="inspect_part_id").set_value("A1234 / L07").run()
+    _upload(app, ("crack.png", crack), ("good.png", good))
+    assert not app.exception
+    records = _records()
+    assert sorted((record.image_name, record.model) for record in records) == [
+        ("crack.png", "efficientad"),
+        ("crack.png", "patchcore"),
+        ("good.png", "efficientad"),
+        ("good.png", "patchcore"),
+    ]
+    predictions = {(digest, run): p for (digest, run, _), p in _predictions(app).items()}
+    images = ImageStore(get_settings().records_dir)
+    for record in records:
+        assert (record.part_id, record.lot_id, record.product, record.operator) == ("A1234", "L07", "tile", None)
+        assert images.read(record.image_sha256) in (crack, good)
+        assert record.verdict is judge(record.score, record.threshold_lower, record.threshold_upper)
+        assert record.threshold_lower == record.threshold_upper
+        assert record.score in [p.score for (digest, _), p in predictions.items() if digest == record.image_sha256]
+    assert any(caption.value.endswith("Recorded") for caption in app.caption)
+    app.run()
+    app.selectbox(key="inspect_image").set_value(hashlib.sha256(good).hexdigest()).run()
+    assert len(_records()) == 4, "reruns must not record again"
+    app.slider(key="threshold").set_value(0.2).run()
+    moved = [record for record in _records() if record.threshold_upper == 0.2]
+    assert sorted((record.image_name, record.model) for record in moved) == sorted(
+        (record.image_name, record.model) for record in records
+    )
+    assert all(record.false_alarm_budget is None and record.threshold_pixel == 0.2 for record in moved)
+
+
+def test_an_unavailable_records_database_keeps_the_verdict_and_spools_until_it_is_back(
+    registry_env: PageRegistry, app: AppTest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from services.settings import get_settings
+
+    blocker = tmp_path / "blocked"
+    blocker.write_text("a file where the database folder should be")
+    monkeypatch.setenv("ANOMALYLENS_DATABASE_URL", f"sqlite:///{blocker / 'records.db'}")
+    get_settings.cache_clear()
+    spool = Spool(get_settings().records_dir)
+    try:
+        _upload(app, ("part.png", _defect_image(registry_env)))
+        assert not app.exception
+        assert len([m for m in app.metric if m.label == "Anomaly score"]) == 1
+        assert UNAVAILABLE in [w.value for w in app.warning]
+        assert len(spool.own_file.read_text().splitlines()) == 1
+        blocker.unlink()
+        good = next((registry_env.dataset_root / "tile" / "test" / "good").glob("*.png")).read_bytes()
+        _upload(app, ("part.png", _defect_image(registry_env)), ("good.png", good))
+        assert UNAVAILABLE not in [w.value for w in app.warning]
+        assert any(c.value.endswith("Recorded · 1 kept locally written now") for c in app.caption)
+        assert sorted(record.image_name for record in _records()) == ["good.png", "part.png"]
+        assert not spool.own_file.exists()
+    finally:
+        spool.own_file.unlink(missing_ok=True)

@@ -64,8 +64,8 @@ def own_registry(tiny_registry: TinyRegistry, tmp_path_factory: pytest.TempPathF
 
 
 @pytest.fixture
-def own_env(own_registry: PageRegistry, monkeypatch: pytest.MonkeyPatch) -> Iterator[PageRegistry]:
-    _point_settings_at(monkeypatch, own_registry.registry_dir, own_registry.data_root)
+def own_env(own_registry: PageRegistry, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[PageRegistry]:
+    _point_settings_at(monkeypatch, own_registry.registry_dir, own_registry.data_root, tmp_path / "records.db")
     yield own_registry
     get_settings.cache_clear()
 

@@ -39,6 +39,10 @@ ABSURD = [
     ("FALSE_ALARM_BUDGET", "-0.01", "ANOMALYLENS_FALSE_ALARM_BUDGET=-0.01 is not accepted"),
     ("FALSE_ALARM_BUDGET", "1e308", "between 0 and 0.5"),
     ("FALSE_ALARM_BUDGET", "1%", "ANOMALYLENS_FALSE_ALARM_BUDGET='1%' is not a number"),
+    ("DATABASE_URL", "mysql://db/records", "ANOMALYLENS_DATABASE_URL must be a sqlite:/// or postgresql+psycopg://"),
+    ("DATABASE_URL", "sqlite:///x.db\n", "ANOMALYLENS_DATABASE_URL holds a control character"),
+    ("STATION", "line-3\x1b[31m", "ANOMALYLENS_STATION holds a control character"),
+    ("PART_ID_PATTERN", "(?P<part>[", "ANOMALYLENS_PART_ID_PATTERN='(?P<part>[' is not a regular expression"),
 ]
 """Absurd values of every ANOMALYLENS_ variable: (suffix, value, the start of the message naming it and the rule)."""
 
@@ -152,3 +156,33 @@ def test_the_largest_accepted_values_are_accepted() -> None:
         }
     )
     assert (settings.seed, settings.max_image_pixels, settings.max_upload_mb) == (2**32 - 1, 89_478_485, 1_048_576)
+
+
+def test_records_settings_are_read_and_default_to_sqlite_under_the_registry_and_this_host(tmp_path: Path) -> None:
+    import socket
+
+    defaults = Settings.from_env({"ANOMALYLENS_REGISTRY": str(tmp_path)})
+    assert (defaults.database_url, defaults.station, defaults.part_id_pattern) == ("", socket.gethostname(), "")
+    assert defaults.records_dir == tmp_path / "records"
+    env = {
+        "ANOMALYLENS_DATABASE_URL": " postgresql+psycopg://u@127.0.0.1:5432/records ",
+        "ANOMALYLENS_STATION": "line-3",
+        "ANOMALYLENS_PART_ID_PATTERN": r"(?P<part>P\d+)_(?P<lot>L\d+)",
+    }
+    settings = Settings.from_env(env)
+    assert settings.database_url == "postgresql+psycopg://u@127.0.0.1:5432/records"
+    assert (settings.station, settings.part_id_pattern) == ("line-3", r"(?P<part>P\d+)_(?P<lot>L\d+)")
+    assert Settings.from_env(settings.to_env()) == settings
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("ANOMALYLENS_DATABASE_URL", "mysql://db/records", "sqlite:/// or postgresql\\+psycopg:// URL"),
+        ("ANOMALYLENS_PART_ID_PATTERN", "(?P<part>[", "is not a regular expression"),
+        ("ANOMALYLENS_PART_ID_PATTERN", r"(?P<serial>\d+)", "has no named group 'part'"),
+    ],
+)
+def test_bad_records_settings_name_the_variable(name: str, value: str, message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env({name: value})

@@ -1,0 +1,63 @@
+"""The SQLAlchemy ORM table of inspection records; its schema is created and changed only by the migrations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, CheckConstraint, DateTime, Float, Index, MetaData, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from services.postprocessing.verdict import Verdict
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "pk": "pk_%(table_name)s",
+}
+"""Constraint names fixed here, so migrations name them alike on SQLite and PostgreSQL."""
+VERDICTS = ", ".join(f"'{verdict.value}'" for verdict in Verdict)
+
+
+class Base(DeclarativeBase):
+    """The records' declarative base."""
+
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class InspectionRow(Base):
+    """One inspected image judged by one model run (fields: :class:`services.records.record.InspectionRecord`)."""
+
+    __tablename__ = "inspection_records"
+    __table_args__ = (
+        CheckConstraint(f"verdict IN ({VERDICTS})", name="verdict"),
+        Index("ix_inspection_records_product_model", "product", "model"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    station: Mapped[str] = mapped_column(String(128))
+    part_id: Mapped[str] = mapped_column(String(128))
+    lot_id: Mapped[str] = mapped_column(String(128), index=True)
+    operator: Mapped[str | None] = mapped_column(String(128), index=True)
+    image_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    image_name: Mapped[str] = mapped_column(String(512))
+    product: Mapped[str] = mapped_column(String(64))
+    model: Mapped[str] = mapped_column(String(32))
+    run_id: Mapped[str] = mapped_column(String(512))
+    checkpoint_sha256: Mapped[str | None] = mapped_column(String(64))
+    backbone: Mapped[str] = mapped_column(String(128))
+    backend: Mapped[str] = mapped_column(String(16))
+    precision: Mapped[str] = mapped_column(String(8))
+    raw_score: Mapped[float | None] = mapped_column(Float)
+    score: Mapped[float] = mapped_column(Float)
+    threshold_lower: Mapped[float] = mapped_column(Float)
+    threshold_upper: Mapped[float] = mapped_column(Float)
+    threshold_pixel: Mapped[float] = mapped_column(Float)
+    verdict: Mapped[str] = mapped_column(String(8), index=True)
+    false_alarm_budget: Mapped[float | None] = mapped_column(Float)
+    regions: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    neighbour_vote: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    foreign_part: Mapped[bool | None] = mapped_column(Boolean)
+    dedup_key: Mapped[str | None] = mapped_column(String(64), unique=True)

@@ -1,0 +1,78 @@
+"""Migrations from an empty database, the ORM against the migrated schema, SQLite's WAL mode and default file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, inspect, text
+
+from services.records.database import (
+    BUSY_TIMEOUT_MS,
+    create_records_engine,
+    current_revision,
+    head_revision,
+    migrate,
+    prepare_folder,
+)
+from services.records.database import database_url as resolved_url
+from services.records.schema import Base
+from services.records.store import RecordStore
+from services.settings import Settings
+
+
+def _migrated(url: str) -> Engine:
+    settings = Settings(database_url=url)
+    engine = create_records_engine(resolved_url(settings))
+    prepare_folder(engine.url)
+    migrate(engine)
+    return engine
+
+
+def test_migrations_from_an_empty_database_create_the_table_at_the_head_revision(database_url: str) -> None:
+    engine = create_records_engine(resolved_url(Settings(database_url=database_url)))
+    prepare_folder(engine.url)
+    assert current_revision(engine) is None
+    assert "inspection_records" not in inspect(engine).get_table_names()
+    migrate(engine)
+    assert current_revision(engine) == head_revision() == "0001"
+    assert {"inspection_records", "alembic_version"} <= set(inspect(engine).get_table_names())
+    migrate(engine)  # a second run finds nothing to do
+    assert current_revision(engine) == "0001"
+    engine.dispose()
+
+
+def test_the_orm_metadata_matches_the_migrated_schema(database_url: str) -> None:
+    engine = _migrated(database_url)
+    with engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    engine.dispose()
+    assert differences == []
+
+
+def test_the_schema_check_sees_a_column_the_migrations_lack(tmp_path: Path) -> None:
+    engine = _migrated(f"sqlite:///{tmp_path / 'records.db'}")
+    with engine.begin() as connection:
+        connection.execute(text("ALTER TABLE inspection_records DROP COLUMN foreign_part"))
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    engine.dispose()
+    assert [(kind, column.name) for kind, _schema, _table, column in differences] == [("add_column", "foreign_part")]
+
+
+def test_sqlite_defaults_to_a_file_under_the_registry_in_wal_mode_with_a_busy_timeout(tmp_path: Path) -> None:
+    settings = Settings(registry_dir=tmp_path / "models")
+    store = RecordStore(settings)
+    assert store.url.database == str(tmp_path / "models" / "records" / "records.db")
+    assert store.count() == 0
+    assert (tmp_path / "models" / "records" / "records.db").is_file()
+    with store.engine.connect() as connection:
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert connection.execute(text("PRAGMA busy_timeout")).scalar() == BUSY_TIMEOUT_MS
+    store.close()
+
+
+def test_a_database_url_selects_postgresql_through_psycopg() -> None:
+    url = resolved_url(Settings(database_url="postgresql+psycopg://user:secret@db.example:5432/records"))
+    assert (url.get_backend_name(), url.get_driver_name(), url.database) == ("postgresql", "psycopg", "records")
+    assert create_records_engine(url).dialect.driver == "psycopg"
