@@ -70,7 +70,7 @@ class SimilarityInputError(ValueError):
 
 
 class StoreUnavailableError(RuntimeError):
-    """The store cannot be reached: embedded folder locked by another process, server down or refusing us."""
+    """The store cannot be used: embedded folder locked by another process or damaged, server down or refusing us."""
 
 
 def _check_name(field_name: str, value: str) -> None:
@@ -473,6 +473,14 @@ _STORES: dict[StoreTarget, SimilarityStore] = {}
 _STORES_LOCK = threading.Lock()
 
 
+def _held_elsewhere(target: StoreTarget, exc: Exception) -> StoreUnavailableError:
+    """The embedded folder is in use by another process (qdrant-client admits one client per folder)."""
+    return StoreUnavailableError(
+        f"embedded Qdrant store at {target.path} cannot be opened: {exc} "
+        f"Stop the other process using it, or set {PREFIX}QDRANT_URL to a Qdrant server for shared access."
+    )
+
+
 def _connect(target: StoreTarget) -> SimilarityStore:
     if target.url:
         client = QdrantClient(
@@ -487,9 +495,11 @@ def _connect(target: StoreTarget) -> SimilarityStore:
     try:
         client = QdrantClient(path=target.path)
     except (RuntimeError, OSError) as exc:
+        raise _held_elsewhere(target, exc) from exc
+    except Exception as exc:  # damaged files: JSON, SQLite or pickle errors from qdrant-client's loader
         raise StoreUnavailableError(
-            f"embedded Qdrant store at {target.path} cannot be opened: {exc} "
-            f"Stop the other process using it, or set {PREFIX}QDRANT_URL to a Qdrant server for shared access."
+            f"embedded Qdrant store at {target.path} is damaged and cannot be read ({type(exc).__name__}: {exc}). "
+            "Move the folder away and rebuild the index with `python -m services.cli index`."
         ) from exc
     return SimilarityStore(client, target.path)
 
