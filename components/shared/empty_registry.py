@@ -33,8 +33,9 @@ def _start_demo() -> None:
 
 def _how_to_build() -> None:
     settings = get_settings()
+    held = "no usable run (each was refused, the sidebar says why)" if list_runs(settings) else "no trained run yet"
     st.info(
-        f"The model registry at `{settings.registry_dir}` holds no trained run yet, so there is nothing to inspect.",
+        f"The model registry at `{settings.registry_dir}` holds {held}, so there is nothing to inspect.",
         icon=":material/inventory_2:",
     )
     job = demo_build(settings)

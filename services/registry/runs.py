@@ -146,6 +146,14 @@ def write_manifest(path: Path) -> dict[str, str]:
     return manifest
 
 
+def refresh_manifest(path: Path, names: Iterable[str]) -> dict[str, str]:
+    """Hash the named files of the run folder again into its manifest, keeping every other entry: a file rewritten on
+    purpose (``metrics.json``) is recorded without blessing a change to any other (the checkpoint)."""
+    manifest = {**read_manifest(path), **{name: file_sha256(path / name) for name in names}}
+    (path / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
+    return manifest
+
+
 def read_manifest(path: Path) -> dict[str, str]:
     """The run folder's ``manifest.json`` (relative file → sha256); empty where it has none."""
     manifest_file = path / MANIFEST
