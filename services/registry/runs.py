@@ -30,6 +30,8 @@ RECORDS = "records"
 NON_RUN_FOLDERS = ("weights", "penalty_images", "qdrant", "reports", JOBS, RECORDS)
 PARTIAL_MARK = ".partial-"
 """A run folder being written is ``<run>.partial-<pid>``: never listed, moved into place only once complete."""
+REPLACED_SUFFIX = "-replaced"
+"""``<run>.partial-<pid>-replaced``: the previous run, set aside for the moment its replacement is renamed in."""
 EXPORT_CACHE = "openvino"
 NOT_AVAILABLE = "n/a"
 
@@ -202,10 +204,34 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def _clean_stale(folders: Iterable[Path]) -> list[Path]:
+    """Delete each partial folder whose writing process is gone; returns what was deleted.
+
+    A previous run set aside for its replacement (``…-replaced``) goes back into place instead when its run folder is
+    missing: its writer died between the two renames of :func:`partial_run`, and the old complete run is kept.
+    """
+    removed = []
+    for path in folders:
+        if not path.is_dir() or pid_alive(_partial_pid(path)):
+            continue
+        final = path.with_name(path.name.partition(PARTIAL_MARK)[0])
+        if path.name.endswith(REPLACED_SUFFIX) and not final.exists():
+            os.replace(path, final)
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
+
+
 @contextmanager
 def partial_run(final: Path) -> Iterator[Path]:
     """A fresh ``<run>.partial-<pid>`` sibling of ``final`` to write into; moved onto ``final`` when the block ends
-    without an error, removed when it raises, so the registry only ever shows a complete run or none."""
+    without an error, removed when it raises, so the registry only ever shows a complete run or none.
+
+    It first cleans what a killed writer left beside ``final`` (:func:`_clean_stale`), so the next run after a crash
+    starts clean whether it runs as a job or from the command line.
+    """
+    _clean_stale(sorted(final.parent.glob(f"*{PARTIAL_MARK}*")))
     partial = final.with_name(f"{final.name}{PARTIAL_MARK}{os.getpid()}")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
@@ -215,7 +241,7 @@ def partial_run(final: Path) -> Iterator[Path]:
         shutil.rmtree(partial, ignore_errors=True)
         raise
     if final.exists():
-        retired = final.with_name(f"{final.name}{PARTIAL_MARK}{os.getpid()}-replaced")
+        retired = final.with_name(f"{final.name}{PARTIAL_MARK}{os.getpid()}{REPLACED_SUFFIX}")
         shutil.rmtree(retired, ignore_errors=True)
         os.replace(final, retired)
         os.replace(partial, final)
@@ -225,16 +251,10 @@ def partial_run(final: Path) -> Iterator[Path]:
 
 
 def remove_stale_partials(settings: Settings) -> list[Path]:
-    """Delete the partial run folders whose writing process is gone; returns what was removed."""
+    """Clean the partial run folders whose writing process is gone (:func:`_clean_stale`); returns what was deleted."""
     root = settings.registry_dir
-    stale = [
-        path
-        for path in (root.glob(f"*/*/*/*{PARTIAL_MARK}*") if root.is_dir() else ())
-        if path.is_dir() and path.parts[len(root.parts)] not in NON_RUN_FOLDERS and not pid_alive(_partial_pid(path))
-    ]
-    for path in stale:
-        shutil.rmtree(path, ignore_errors=True)
-    return stale
+    folders = sorted(root.glob(f"*/*/*/*{PARTIAL_MARK}*")) if root.is_dir() else []
+    return _clean_stale(path for path in folders if path.parts[len(root.parts)] not in NON_RUN_FOLDERS)
 
 
 def list_runs(settings: Settings, dataset: str | None = None) -> list[Run]:
