@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from services.data.datasets import file_sha256
 from services.data.synthetic import SYNTHETIC_CATEGORIES
+from services.registry.writable import ensure_writable
 from services.settings import Settings
 
 CHECKPOINT = "model.ckpt"
@@ -228,9 +229,11 @@ def partial_run(final: Path) -> Iterator[Path]:
     """A fresh ``<run>.partial-<pid>`` sibling of ``final`` to write into; moved onto ``final`` when the block ends
     without an error, removed when it raises, so the registry only ever shows a complete run or none.
 
-    It first cleans what a killed writer left beside ``final`` (:func:`_clean_stale`), so the next run after a crash
+    It first checks that the folder can be written (:class:`services.registry.writable.NotWritableError` naming it),
+    then cleans what a killed writer left beside ``final`` (:func:`_clean_stale`), so the next run after a crash
     starts clean whether it runs as a job or from the command line.
     """
+    ensure_writable(final.parent, f"write the run {final.name}")
     _clean_stale(sorted(final.parent.glob(f"*{PARTIAL_MARK}*")))
     partial = final.with_name(f"{final.name}{PARTIAL_MARK}{os.getpid()}")
     shutil.rmtree(partial, ignore_errors=True)

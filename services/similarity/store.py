@@ -39,6 +39,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, Literal, get_args
 
 import numpy as np
@@ -47,6 +48,7 @@ from qdrant_client.http.exceptions import ApiException
 from qdrant_client.local.qdrant_local import QdrantLocal
 
 from services.data.datasets import DatasetName, Split
+from services.registry.writable import is_not_writable, not_writable
 from services.settings import PREFIX, Settings, get_settings
 
 Kind = Literal["region", "image"]
@@ -494,7 +496,13 @@ def _connect(target: StoreTarget) -> SimilarityStore:
         return SimilarityStore(client, target.url)
     try:
         client = QdrantClient(path=target.path)
-    except (RuntimeError, OSError) as exc:
+    except OSError as exc:
+        if not is_not_writable(exc):
+            raise _held_elsewhere(target, exc) from exc
+        # qdrant-client locks the folder with a file in it, so even a store only read needs a writable folder
+        refused = not_writable("open the embedded Qdrant store", Path(target.path), exc)
+        raise StoreUnavailableError(str(refused)) from exc
+    except RuntimeError as exc:
         raise _held_elsewhere(target, exc) from exc
     except Exception as exc:  # damaged files: JSON, SQLite or pickle errors from qdrant-client's loader
         raise StoreUnavailableError(
