@@ -9,6 +9,7 @@ import streamlit as st
 from components.inspect.batch_runner import InspectedImage
 from components.inspect.threshold_controls import ViewSettings
 from components.shared import resources
+from components.shared.style import plain_text
 from services.records.capture import InspectionContext, ThresholdBand, dedup_key, inspection_record
 from services.records.part_id import part_id_for
 from services.records.record import InspectionRecord
@@ -81,4 +82,4 @@ def render(status: RecordStatus) -> None:
         flushed = f" · {status.flushed} kept locally written now" if status.flushed else ""
         st.caption(f":material/database: {RECORDED}{flushed}")
     if status.image_error:
-        st.caption("The image itself could not be kept with its record.")
+        st.caption(f"The image itself could not be kept with its record: {plain_text(status.image_error)}")

@@ -44,10 +44,7 @@ def entries(selection: Selection, filters: LibraryFilters) -> list[GalleryEntry]
         st.info(f"The defect library is unavailable for now: {exc}.", icon=":material/hourglass_top:")
         return None
     except StoreUnavailableError as exc:
-        st.warning(
-            f"The defect library is unavailable: the Qdrant store cannot be reached ({exc}).",
-            icon=":material/cloud_off:",
-        )
+        st.warning(f"The defect library is unavailable: {plain_text(str(exc))}", icon=":material/cloud_off:")
         return None
     if not found:
         st.info(

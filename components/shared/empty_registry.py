@@ -5,8 +5,10 @@ from __future__ import annotations
 import streamlit as st
 
 from components.shared import job_card
+from components.shared.style import plain_text
 from services.jobs.commands import demo_build, start_demo_build
 from services.registry.runs import list_runs
+from services.registry.writable import NotWritableError
 from services.settings import get_settings
 
 REFRESH_S = 2.0
@@ -28,13 +30,18 @@ def _demo_progress() -> None:
 
 
 def _start_demo() -> None:
-    start_demo_build(get_settings())
+    """The button's callback: start the build, or say why it cannot start (a read-only registry)."""
+    try:
+        start_demo_build(get_settings())
+    except NotWritableError as exc:
+        st.error(plain_text(str(exc)), icon=":material/error:")
 
 
 def _how_to_build() -> None:
     settings = get_settings()
+    held = "no usable run (each was refused, the sidebar says why)" if list_runs(settings) else "no trained run yet"
     st.info(
-        f"The model registry at `{settings.registry_dir}` holds no trained run yet, so there is nothing to inspect.",
+        f"The model registry at `{settings.registry_dir}` holds {held}, so there is nothing to inspect.",
         icon=":material/inventory_2:",
     )
     job = demo_build(settings)

@@ -34,7 +34,8 @@ def _library(run: Run) -> CaseLibrary | None:
         return None
     except StoreUnavailableError as exc:
         st.warning(
-            f"Similar defects are unavailable: the Qdrant store cannot be reached ({exc}).", icon=":material/cloud_off:"
+            f"Similar defects are unavailable (the heatmap and verdict are not affected): {plain_text(str(exc))}",
+            icon=":material/cloud_off:",
         )
         return None
     if library.indexed_regions() == 0:
@@ -84,7 +85,7 @@ def render(
             with st.spinner("Searching similar defects…"):
                 cache[cache_key] = search(library)
         except (StoreUnavailableError, SimilarityInputError, CaseLookupError, ImageInputError) as exc:
-            st.warning(f"Similar defects could not be searched: {exc}", icon=":material/search_off:")
+            st.warning(f"Similar defects could not be searched: {plain_text(str(exc))}", icon=":material/search_off:")
             return
     found = cache[cache_key]
     if not found.cases:

@@ -6,9 +6,11 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from components.shared import refused_runs
 from components.shared.run_card import render_run_card
 from components.shared.style import dataset_label, model_label
 from services.modeling.model_table import MODEL_NAMES
+from services.registry.integrity import usable_runs
 from services.registry.runs import Run, latest_runs, sorted_categories
 from services.settings import get_settings
 
@@ -52,8 +54,12 @@ def keep_valid(key: str, options: list[str]) -> None:
 
 
 def render() -> Selection | None:
-    """Draw the pickers and run cards; ``None`` when the registry holds no run."""
-    latest = latest_runs(get_settings())
+    """Draw the pickers and run cards; ``None`` when the registry holds no usable run. A run whose model files
+    changed after it was written is not offered; the sidebar says which and why."""
+    latest, refused = usable_runs(latest_runs(get_settings()))
+    if refused:
+        with st.sidebar:
+            refused_runs.render(refused)
     if not latest:
         st.session_state.pop(SELECTION_KEY, None)
         return None

@@ -20,6 +20,7 @@ from services.modeling.model_config import concrete
 from services.modeling.model_table import model_spec
 from services.registry.artefacts import no_known_defects_reason
 from services.registry.runs import Run, latest_runs
+from services.registry.writable import ensure_writable
 from services.settings import Settings
 from services.training.engine import RunRequest, train_and_evaluate
 
@@ -48,12 +49,13 @@ def refuse_duplicate(dataset: str, fingerprint: str, category: str, settings: Se
 
 
 def train_product(request: ProductRequest, settings: Settings, progress: Callable[[str], None] = print) -> list[Run]:
-    """Check the data (every problem before any training), train each model, index the runs that have known
-    defects; returns the new runs."""
+    """Check the data (every problem before any training) and that the registry can be written, train each model,
+    index the runs that have known defects; returns the new runs."""
     dataset, data = open_category(
         request.data, request.category, layout=request.layout, masks=request.masks, seed=settings.seed
     )
     refuse_duplicate(dataset.name, dataset.fingerprint, data.category, settings)
+    ensure_writable(settings.registry_dir, f"train {request.category}")
     for note in data.notes:
         progress(f"note: {note}")
     job_progress.emit(0.0, "splitting the data")

@@ -35,6 +35,7 @@ from services.modeling.image_descriptor import ImageDescriptor
 from services.modeling.scoring import RawForward, ScoredBatch, model_inputs, rgb_inputs, score_inputs
 from services.postprocessing.regions import CALIBRATED_THRESHOLD, DefectRegion, extract_regions
 from services.postprocessing.visualization import resize_map
+from services.registry.integrity import verify_model
 from services.registry.runs import Run
 from services.settings import Settings
 from services.training.product_gate import ForeignCheck, ProductGate
@@ -105,8 +106,10 @@ class Detector:
     """
 
     def __init__(self, run: Run, settings: Settings, device: str | None = None, backend: str = "auto") -> None:
+        """Load the run's model; raises ``ModelIntegrityError`` (naming the file) when it differs from its manifest."""
         if backend not in BACKENDS:
             raise ValueError(f"backend {backend!r} is not accepted; use one of {', '.join(BACKENDS)}")
+        verify_model(run)
         self.run = run
         self.settings = settings
         self.device = device or settings.resolved_device()

@@ -41,6 +41,7 @@ from services.registry.imports import (
     read_checkpoint,
     read_torch_export,
 )
+from services.registry.writable import ensure_writable
 from services.settings import Settings
 from services.training.engine import library_versions, write_test_artefacts
 from services.training.evaluation import compute_metrics, score_samples
@@ -147,7 +148,7 @@ def import_run(request: ImportRequest, settings: Settings, progress: Progress = 
     category = check_category_name(request.category)
     started = time.perf_counter()
     staging_root = settings.registry_dir / STAGING
-    staging_root.mkdir(parents=True, exist_ok=True)
+    ensure_writable(staging_root, f"import {request.file.name}")
     staging = Path(tempfile.mkdtemp(prefix="import-", dir=staging_root))
     try:
         progress(f"reading {request.file.name}")

@@ -30,7 +30,8 @@ import torch
 from anomalib.data import InferenceBatch
 from anomalib.models.components.base import AnomalibModule
 
-from services.registry.runs import EXPORT_CACHE, Run, file_sha256
+from services.registry.integrity import current_sha256
+from services.registry.runs import EXPORT_CACHE, Run
 
 IR_FILE = "model.xml"
 RECORD_FILE = "export.json"
@@ -57,7 +58,7 @@ class IrExport:
 
 def _export_record(run: Run, input_shape: tuple[int, ...]) -> dict[str, object]:
     return {
-        "checkpoint_sha256": file_sha256(run.checkpoint),
+        "checkpoint_sha256": current_sha256(run.checkpoint),
         "input_shape": list(input_shape),
         **{library: version(library) for library in EXPORT_LIBRARIES},
     }

@@ -30,6 +30,7 @@ from services.jobs.status import (
     worker_alive,
 )
 from services.registry.runs import JOBS, remove_stale_partials
+from services.registry.writable import ensure_writable
 from services.settings import PROJECT_ROOT, Settings
 
 WORKER_MODULE = "services.jobs.worker"
@@ -63,9 +64,10 @@ def job_dir(settings: Settings, job_id: str) -> Path:
 def start_job(
     settings: Settings, kind: str, title: str, argv: Sequence[str], details: dict[str, Any] | None = None
 ) -> JobStatus:
-    """Write the job's first status and start its worker in a new session; returns without waiting."""
+    """Write the job's first status and start its worker in a new session; returns without waiting (raises
+    ``NotWritableError`` naming the folder where the registry is read-only)."""
     root = jobs_root(settings)
-    root.mkdir(parents=True, exist_ok=True)
+    ensure_writable(root, f"start the job '{title}'")
     job_id = f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{kind}-{secrets.token_hex(3)}"
     folder = root / job_id
     now = time.time()
@@ -106,7 +108,7 @@ def start_exclusive(
 ) -> JobStatus:
     """Start a job unless one of the same kind is active (checked under a lock file); returns the one running."""
     root = jobs_root(settings)
-    root.mkdir(parents=True, exist_ok=True)
+    ensure_writable(root, f"start the job '{title}'")
     with (root / LOCK_FILE).open("a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:

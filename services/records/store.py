@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from alembic.util import CommandError
 from sqlalchemy import Connection, Insert, func, select
@@ -23,6 +24,7 @@ from services.records.query import RecordFilter
 from services.records.record import InspectionRecord
 from services.records.schema import InspectionRow
 from services.records.spool import Spool
+from services.registry.writable import is_not_writable, not_writable
 from services.settings import Settings
 
 ROWS_PER_INSERT = 500
@@ -57,6 +59,11 @@ def _reason(exc: BaseException) -> str:
     cause = getattr(exc, "orig", None) or exc
     lines = str(cause).strip().splitlines()
     return f"{type(cause).__name__}: {lines[0] if lines else ''}"
+
+
+def _write_reason(exc: OSError, action: str, folder: Path) -> str:
+    """Why a write into ``folder`` failed: the folder named as read-only where it is, else the error itself."""
+    return str(not_writable(action, folder, exc)) if is_not_writable(exc) else _reason(exc)
 
 
 class RecordStore:
@@ -103,7 +110,7 @@ class RecordStore:
             for data in images.values():
                 self.images.put(data)
         except OSError as exc:
-            return f"{type(exc).__name__}: {exc}"
+            return _write_reason(exc, "keep the inspected images", self.images.root)
         return ""
 
     def record(self, records: Sequence[InspectionRecord], images: Mapping[str, bytes] | None = None) -> RecordStatus:
@@ -122,7 +129,7 @@ class RecordStore:
         try:
             self.spool.append(records)
         except OSError as exc:
-            error = f"{error}; the spool cannot be written either: {_reason(exc)}"
+            error = f"{error}; the spool cannot be written either: {_write_reason(exc, 'spool', self.spool.folder)}"
             return RecordStatus(error=error, image_error=image_error, lost=len(records))
         return RecordStatus(spooled=len(records), error=error, image_error=image_error)
 

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from services.data.datasets import file_sha256
 from services.data.synthetic import SYNTHETIC_CATEGORIES
+from services.registry.writable import ensure_writable
 from services.settings import Settings
 
 CHECKPOINT = "model.ckpt"
@@ -30,6 +31,8 @@ RECORDS = "records"
 NON_RUN_FOLDERS = ("weights", "penalty_images", "qdrant", "reports", JOBS, RECORDS)
 PARTIAL_MARK = ".partial-"
 """A run folder being written is ``<run>.partial-<pid>``: never listed, moved into place only once complete."""
+REPLACED_SUFFIX = "-replaced"
+"""``<run>.partial-<pid>-replaced``: the previous run, set aside for the moment its replacement is renamed in."""
 EXPORT_CACHE = "openvino"
 NOT_AVAILABLE = "n/a"
 
@@ -146,6 +149,14 @@ def write_manifest(path: Path) -> dict[str, str]:
     return manifest
 
 
+def refresh_manifest(path: Path, names: Iterable[str]) -> dict[str, str]:
+    """Hash the named files of the run folder again into its manifest, keeping every other entry: a file rewritten on
+    purpose (``metrics.json``) is recorded without blessing a change to any other (the checkpoint)."""
+    manifest = {**read_manifest(path), **{name: file_sha256(path / name) for name in names}}
+    (path / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
+    return manifest
+
+
 def read_manifest(path: Path) -> dict[str, str]:
     """The run folder's ``manifest.json`` (relative file → sha256); empty where it has none."""
     manifest_file = path / MANIFEST
@@ -194,10 +205,36 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def _clean_stale(folders: Iterable[Path]) -> list[Path]:
+    """Delete each partial folder whose writing process is gone; returns what was deleted.
+
+    A previous run set aside for its replacement (``…-replaced``) goes back into place instead when its run folder is
+    missing: its writer died between the two renames of :func:`partial_run`, and the old complete run is kept.
+    """
+    removed = []
+    for path in folders:
+        if not path.is_dir() or pid_alive(_partial_pid(path)):
+            continue
+        final = path.with_name(path.name.partition(PARTIAL_MARK)[0])
+        if path.name.endswith(REPLACED_SUFFIX) and not final.exists():
+            os.replace(path, final)
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
+
+
 @contextmanager
 def partial_run(final: Path) -> Iterator[Path]:
     """A fresh ``<run>.partial-<pid>`` sibling of ``final`` to write into; moved onto ``final`` when the block ends
-    without an error, removed when it raises, so the registry only ever shows a complete run or none."""
+    without an error, removed when it raises, so the registry only ever shows a complete run or none.
+
+    It first checks that the folder can be written (:class:`services.registry.writable.NotWritableError` naming it),
+    then cleans what a killed writer left beside ``final`` (:func:`_clean_stale`), so the next run after a crash
+    starts clean whether it runs as a job or from the command line.
+    """
+    ensure_writable(final.parent, f"write the run {final.name}")
+    _clean_stale(sorted(final.parent.glob(f"*{PARTIAL_MARK}*")))
     partial = final.with_name(f"{final.name}{PARTIAL_MARK}{os.getpid()}")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
@@ -207,7 +244,7 @@ def partial_run(final: Path) -> Iterator[Path]:
         shutil.rmtree(partial, ignore_errors=True)
         raise
     if final.exists():
-        retired = final.with_name(f"{final.name}{PARTIAL_MARK}{os.getpid()}-replaced")
+        retired = final.with_name(f"{final.name}{PARTIAL_MARK}{os.getpid()}{REPLACED_SUFFIX}")
         shutil.rmtree(retired, ignore_errors=True)
         os.replace(final, retired)
         os.replace(partial, final)
@@ -217,16 +254,10 @@ def partial_run(final: Path) -> Iterator[Path]:
 
 
 def remove_stale_partials(settings: Settings) -> list[Path]:
-    """Delete the partial run folders whose writing process is gone; returns what was removed."""
+    """Clean the partial run folders whose writing process is gone (:func:`_clean_stale`); returns what was deleted."""
     root = settings.registry_dir
-    stale = [
-        path
-        for path in (root.glob(f"*/*/*/*{PARTIAL_MARK}*") if root.is_dir() else ())
-        if path.is_dir() and path.parts[len(root.parts)] not in NON_RUN_FOLDERS and not pid_alive(_partial_pid(path))
-    ]
-    for path in stale:
-        shutil.rmtree(path, ignore_errors=True)
-    return stale
+    folders = sorted(root.glob(f"*/*/*/*{PARTIAL_MARK}*")) if root.is_dir() else []
+    return _clean_stale(path for path in folders if path.parts[len(root.parts)] not in NON_RUN_FOLDERS)
 
 
 def list_runs(settings: Settings, dataset: str | None = None) -> list[Run]:

@@ -229,9 +229,9 @@ def evaluate_retrieval(
 
 
 def record_retrieval(run: Run, metrics: RetrievalMetrics) -> None:
-    """Store the retrieval figures in the run's ``metrics.json`` and refresh its manifest."""
+    """Store the retrieval figures in the run's ``metrics.json`` and refresh that file's manifest entry."""
     path = run.path / registry.METRICS
     data = json.loads(path.read_text())
     data["retrieval"] = asdict(metrics)
     path.write_text(json.dumps(data, indent=2, sort_keys=True))
-    registry.write_manifest(run.path)
+    registry.refresh_manifest(run.path, [registry.METRICS])

@@ -23,6 +23,7 @@ from services.modeling.factory import load_model
 from services.modeling.model_table import model_spec
 from services.modeling.scoring import rgb_inputs
 from services.postprocessing.regions import DefectRegion, region_mask
+from services.registry.integrity import verify_model
 from services.registry.runs import Run
 from services.similarity.crop_embedder import Embedder, region_core, unit_length
 
@@ -44,6 +45,7 @@ class PatchcoreResidualEmbedder:
 
     def __init__(self, run: Run, images: Embedder) -> None:
         self.images = images
+        verify_model(run)
         self.module = load_model(run.record.model, run.checkpoint, images.device)
         self._lock = threading.Lock()
 

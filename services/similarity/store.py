@@ -39,6 +39,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, Literal, get_args
 
 import numpy as np
@@ -47,6 +48,7 @@ from qdrant_client.http.exceptions import ApiException
 from qdrant_client.local.qdrant_local import QdrantLocal
 
 from services.data.datasets import DatasetName, Split
+from services.registry.writable import is_not_writable, not_writable
 from services.settings import PREFIX, Settings, get_settings
 
 Kind = Literal["region", "image"]
@@ -70,7 +72,7 @@ class SimilarityInputError(ValueError):
 
 
 class StoreUnavailableError(RuntimeError):
-    """The store cannot be reached: embedded folder locked by another process, server down or refusing us."""
+    """The store cannot be used: embedded folder locked by another process or damaged, server down or refusing us."""
 
 
 def _check_name(field_name: str, value: str) -> None:
@@ -473,6 +475,14 @@ _STORES: dict[StoreTarget, SimilarityStore] = {}
 _STORES_LOCK = threading.Lock()
 
 
+def _held_elsewhere(target: StoreTarget, exc: Exception) -> StoreUnavailableError:
+    """The embedded folder is in use by another process (qdrant-client admits one client per folder)."""
+    return StoreUnavailableError(
+        f"embedded Qdrant store at {target.path} cannot be opened: {exc} "
+        f"Stop the other process using it, or set {PREFIX}QDRANT_URL to a Qdrant server for shared access."
+    )
+
+
 def _connect(target: StoreTarget) -> SimilarityStore:
     if target.url:
         client = QdrantClient(
@@ -486,10 +496,18 @@ def _connect(target: StoreTarget) -> SimilarityStore:
         return SimilarityStore(client, target.url)
     try:
         client = QdrantClient(path=target.path)
-    except (RuntimeError, OSError) as exc:
+    except OSError as exc:
+        if not is_not_writable(exc):
+            raise _held_elsewhere(target, exc) from exc
+        # qdrant-client locks the folder with a file in it, so even a store only read needs a writable folder
+        refused = not_writable("open the embedded Qdrant store", Path(target.path), exc)
+        raise StoreUnavailableError(str(refused)) from exc
+    except RuntimeError as exc:
+        raise _held_elsewhere(target, exc) from exc
+    except Exception as exc:  # damaged files: JSON, SQLite or pickle errors from qdrant-client's loader
         raise StoreUnavailableError(
-            f"embedded Qdrant store at {target.path} cannot be opened: {exc} "
-            f"Stop the other process using it, or set {PREFIX}QDRANT_URL to a Qdrant server for shared access."
+            f"embedded Qdrant store at {target.path} is damaged and cannot be read ({type(exc).__name__}: {exc}). "
+            "Move the folder away and rebuild the index with `python -m services.cli index`."
         ) from exc
     return SimilarityStore(client, target.path)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +63,17 @@ def registry_env(
     _point_settings_at(monkeypatch, page_registry.registry_dir, page_registry.data_root, tmp_path / "records.db")
     yield page_registry
     get_settings.cache_clear()
+
+
+@pytest.fixture
+def registry_copy(registry_env: PageRegistry, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """A copy of the fixture registry that the settings point at, for a test that damages it (the shared one's
+    Qdrant store stays open in this process)."""
+    registry = tmp_path / "models"
+    shutil.copytree(registry_env.registry_dir, registry)
+    monkeypatch.setenv("ANOMALYLENS_REGISTRY", str(registry))
+    get_settings.cache_clear()
+    return registry
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from services.records.store import RecordStore
 from services.similarity.index import defect_images
 from tests.conftest import TinyRegistry
 from tests.pages.conftest import PageRegistry
+from tests.services.similarity.store_faults import DAMAGES, held_by_another_process
 
 pytestmark = pytest.mark.slow
 
@@ -128,21 +130,45 @@ def test_many_uploads_give_a_results_table_with_a_csv_download(registry_env: Pag
     assert any("good.png" in m.value for m in app.markdown if "PatchCore" in m.value)
 
 
-def test_qdrant_unavailable_keeps_heatmaps_and_says_why_neighbours_are_empty(
-    registry_env: PageRegistry, app: AppTest, monkeypatch: pytest.MonkeyPatch
+def _unreachable_server(monkeypatch: pytest.MonkeyPatch, _registry: Path) -> AbstractContextManager[object]:
+    monkeypatch.setenv("ANOMALYLENS_QDRANT_URL", "http://127.0.0.1:9")
+    return nullcontext()
+
+
+def _locked_folder(_monkeypatch: pytest.MonkeyPatch, registry: Path) -> AbstractContextManager[object]:
+    return held_by_another_process(registry / "qdrant")
+
+
+def _damaged_folder(_monkeypatch: pytest.MonkeyPatch, registry: Path) -> AbstractContextManager[object]:
+    DAMAGES["meta.json cut short"](registry / "qdrant")
+    return nullcontext()
+
+
+STORE_FAULTS = {
+    "server unreachable": (_unreachable_server, "Qdrant server at http://127.0.0.1:9 is unreachable"),
+    "folder locked by another process": (_locked_folder, "qdrant cannot be opened"),
+    "folder damaged": (_damaged_folder, "qdrant is damaged and cannot be read (JSONDecodeError"),
+}
+
+
+@pytest.mark.parametrize("fault", list(STORE_FAULTS))
+def test_an_unusable_qdrant_store_keeps_heatmaps_and_verdicts_and_the_panel_says_why(
+    registry_env: PageRegistry, registry_copy: Path, app: AppTest, monkeypatch: pytest.MonkeyPatch, fault: str
 ) -> None:
     from services.settings import get_settings
 
-    monkeypatch.setenv("ANOMALYLENS_QDRANT_URL", "http://127.0.0.1:9")
-    get_settings.cache_clear()
-    _upload(app, ("part.png", _defect_image(registry_env)))
-    (prediction,) = _predictions(app).values()
-    app.slider(key="threshold").set_value(round(float(prediction.anomaly_map.max()) * 0.8, 2)).run()
-    next(box for box in app.selectbox if str(box.key).startswith("region__patchcore__")).set_value(1).run()
+    make_fault, reason = STORE_FAULTS[fault]
+    with make_fault(monkeypatch, registry_copy):
+        get_settings.cache_clear()
+        _upload(app, ("part.png", _defect_image(registry_env)))
+        (prediction,) = _predictions(app).values()
+        app.slider(key="threshold").set_value(round(float(prediction.anomaly_map.max()) * 0.8, 2)).run()
+        next(box for box in app.selectbox if str(box.key).startswith("region__patchcore__")).set_value(1).run()
     assert not app.exception
     assert len(app.get("plotly_chart")) == 1
-    warnings = [w.value for w in app.warning]
-    assert any("Qdrant store cannot be reached" in w and "127.0.0.1:9" in w for w in warnings)
+    assert len(_verdicts(app)) == 1
+    (warning,) = [w.value for w in app.warning if w.value.startswith("Similar defects are unavailable")]
+    assert reason in warning.replace("\\", "")
 
 
 def _records() -> list[InspectionRecord]:

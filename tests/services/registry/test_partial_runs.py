@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -94,3 +95,79 @@ def test_stale_partial_folders_are_removed_and_live_ones_kept(tmp_path: Path) ->
     assert registry.list_runs(settings) == []
     assert registry.remove_stale_partials(settings) == [dead]
     assert not dead.exists() and live.is_dir()
+
+
+WRITER = """
+import os, sys, time
+from pathlib import Path
+from services.registry import runs
+final, stop_at = Path(sys.argv[1]), sys.argv[2]
+real_replace = os.replace
+
+def replace_then_stop(source, target):
+    real_replace(source, target)
+    print("between the renames", flush=True)
+    time.sleep(600)
+
+if stop_at == "between the renames":
+    os.replace = replace_then_stop
+with runs.partial_run(final) as out:
+    (out / runs.METRICS).write_text(sys.argv[3])
+    with (out / runs.CHECKPOINT).open("wb") as checkpoint:
+        checkpoint.write(b"half of the new weights")
+        checkpoint.flush()
+        if stop_at == "writing the checkpoint":
+            print("writing the checkpoint", flush=True)
+            time.sleep(600)
+"""
+
+
+def _killed_writer(final: Path, stop_at: str, record_text: str) -> int:
+    """A real process writing a run through ``partial_run``, killed with SIGKILL at ``stop_at``; returns its pid."""
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(final), stop_at, record_text],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(registry.__file__).parents[2],
+    )
+    assert writer.stdout is not None
+    assert writer.stdout.readline().strip() == stop_at
+    writer.send_signal(signal.SIGKILL)
+    assert writer.wait(timeout=60) == -signal.SIGKILL
+    return writer.pid
+
+
+@pytest.mark.parametrize("stop_at", ["writing the checkpoint", "between the renames"])
+def test_a_writer_killed_by_sigkill_never_shows_a_half_written_run_and_the_next_start_restores_the_old_one(
+    tmp_path: Path, stop_at: str
+) -> None:
+    settings = _settings(tmp_path)
+    final = registry.run_dir(settings, "synthetic", "patchcore", "tile", "r")
+    with registry.partial_run(final) as out:
+        _write_run_files(out, "2026-01-01T00:00:00+00:00")
+    newer = json.loads((final / registry.METRICS).read_text()) | {"created_at": "2026-02-02T00:00:00+00:00"}
+    pid = _killed_writer(final, stop_at, json.dumps(newer))
+    left = sorted(path.name for path in final.parent.iterdir())
+    if stop_at == "writing the checkpoint":
+        assert left == ["r", f"r.partial-{pid}"]
+        assert [run.record.created_at for run in registry.list_runs(settings)] == ["2026-01-01T00:00:00+00:00"]
+    else:
+        assert left == [f"r.partial-{pid}", f"r.partial-{pid}-replaced"]
+        assert registry.list_runs(settings) == [], "between the renames there is no run, never a half-written one"
+    assert registry.remove_stale_partials(settings) == [final.with_name(f"r.partial-{pid}")]
+    assert [path.name for path in final.parent.iterdir()] == ["r"]
+    assert [run.record.created_at for run in registry.list_runs(settings)] == ["2026-01-01T00:00:00+00:00"]
+    assert (final / registry.CHECKPOINT).read_bytes() == b"weights 2026-01-01T00:00:00+00:00"
+
+
+def test_the_next_run_written_after_a_killed_one_cleans_what_it_left(tmp_path: Path) -> None:
+    """Training from the command line (no job worker) cleans up too: ``partial_run`` starts by cleaning."""
+    settings = _settings(tmp_path)
+    final = registry.run_dir(settings, "synthetic", "patchcore", "tile", "r")
+    final.parent.mkdir(parents=True)
+    _killed_writer(final, "writing the checkpoint", "{}")
+    assert len(list(final.parent.iterdir())) == 1
+    with registry.partial_run(final.with_name("q")) as out:
+        _write_run_files(out, "2026-03-03T00:00:00+00:00")
+        assert sorted(path.name for path in final.parent.iterdir()) == [out.name]
+    assert [run.path.name for run in registry.list_runs(settings)] == ["q"]

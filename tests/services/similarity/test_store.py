@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -34,6 +32,7 @@ from services.similarity.store import (
     open_store,
     vote_defect_type,
 )
+from tests.services.similarity.store_faults import DAMAGES, held_by_another_process
 
 DIM = 16
 DEFECTS = ("crack", "hole", "cut")
@@ -353,22 +352,33 @@ def test_second_client_on_the_same_folder_is_refused(embedded_settings: Settings
 
 
 def test_folder_locked_by_another_process(embedded_settings: Settings) -> None:
-    path = str(embedded_settings.qdrant_path)
-    holder_code = (
-        "import sys\nfrom qdrant_client import QdrantClient\n"
-        f"client = QdrantClient(path={path!r})\nprint('ready', flush=True)\nsys.stdin.read()\n"
-    )
-    holder = subprocess.Popen(
-        [sys.executable, "-c", holder_code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert holder.stdout is not None
-        assert holder.stdout.readline().strip() == "ready"
-        with pytest.raises(StoreUnavailableError, match=f"embedded Qdrant store at {path} cannot be opened"):
-            open_store(embedded_settings)
-    finally:
-        holder.communicate(input="", timeout=60)
+    path = embedded_settings.qdrant_path
+    with (
+        held_by_another_process(path),
+        pytest.raises(StoreUnavailableError, match=f"embedded Qdrant store at {path} cannot be opened"),
+    ):
+        open_store(embedded_settings)
     assert open_store(embedded_settings).count() == 0
+
+
+@pytest.mark.parametrize("damage", list(DAMAGES))
+def test_damaged_store_files_are_reported_and_the_repaired_store_opens(
+    embedded_settings: Settings, damage: str
+) -> None:
+    """Every damage is the one typed error naming the folder and the way out; a failed open holds no lock."""
+    open_store(embedded_settings).upsert(make_items("kept", 4))
+    close_stores()
+    path = embedded_settings.qdrant_path
+    saved = {file: file.read_bytes() for file in path.rglob("*") if file.is_file()}
+    DAMAGES[damage](path)
+    with pytest.raises(StoreUnavailableError) as refused:
+        open_store(embedded_settings)
+    message = str(refused.value)
+    assert message.startswith(f"embedded Qdrant store at {path} is damaged and cannot be read (")
+    assert message.endswith("rebuild the index with `python -m services.cli index`.")
+    for file, data in saved.items():
+        file.write_bytes(data)
+    assert open_store(embedded_settings).count(SearchFilters(run="kept")) == 12
 
 
 def test_unreachable_server_is_reported(no_network: list[str]) -> None:
