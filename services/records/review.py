@@ -24,8 +24,11 @@ from services.data.errors import printable
 from services.postprocessing.verdict import Verdict
 from services.records.query import DEFAULT_LIMIT, foreign_condition
 from services.records.record import InspectionRecord
+from services.records.reopen import find_run
 from services.records.schema import InspectionRow, ReviewDecisionRow
 from services.records.store import RecordStore
+from services.registry.artefacts import defect_types
+from services.settings import Settings
 
 QUEUE_VERDICTS = (Verdict.REVIEW, Verdict.NG)
 """Verdicts that wait for a person (a foreign part is never queued: the gate answered it)."""
@@ -226,3 +229,23 @@ def false_alarm_images(store: RecordStore, category: str) -> list[str]:
     )
     with store.reading() as connection:
         return [row[0] for row in connection.execute(query)]
+
+
+def known_defect_types(store: RecordStore, record: InspectionRecord, settings: Settings) -> tuple[str, ...]:
+    """The types a reviewer picks from for ``record``: its run's test defect types (while the run is in the
+    registry) and the types already confirmed on its product, sorted."""
+    run = find_run(record, settings)
+    try:
+        from_run = set(defect_types(run)) if run is not None else set()
+    except (OSError, ValueError, KeyError):  # a run without readable test scores (an imported model) has none
+        from_run = set()
+    query = (
+        select(ReviewDecisionRow.defect_type)
+        .join(InspectionRow, ReviewDecisionRow.record_id == InspectionRow.id)
+        .where(InspectionRow.product == record.product, ReviewDecisionRow.decision == Decision.DEFECT.value)
+        .where(ReviewDecisionRow.undone_at.is_(None))
+        .distinct()
+    )
+    with store.reading() as connection:
+        confirmed = {value for value in connection.execute(query).scalars() if value}
+    return tuple(sorted(from_run | confirmed))

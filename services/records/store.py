@@ -155,6 +155,13 @@ class RecordStore:
             rows = connection.execute(record_filter.statement()).mappings().all()
         return [InspectionRecord.from_row(dict(row)) for row in rows]
 
+    def get(self, record_id: str) -> InspectionRecord | None:
+        """The record with this id, or ``None``."""
+        query = select(InspectionRow.__table__).where(InspectionRow.id == record_id)
+        with self.reading() as connection:
+            row = connection.execute(query).mappings().first()
+        return None if row is None else InspectionRecord.from_row(dict(row))
+
     def count(self, record_filter: RecordFilter | None = None) -> int:
         """How many records the database holds, or match ``record_filter`` (its limit aside)."""
         query = select(func.count()).select_from(InspectionRow)
