@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from components.shared.style import model_label
 from services.postprocessing.verdict import Verdict
@@ -31,8 +32,9 @@ VERDICTS: dict[str, tuple[Verdict | None, bool]] = {
 LIMITS = (100, DEFAULT_LIMIT, 10_000)
 
 
-def _pick(column: st.delta_generator.DeltaGenerator, label: str, values: tuple[str, ...], key: str,
-          format_func: Callable[[str], str] = str) -> str | None:
+def _pick(
+    column: DeltaGenerator, label: str, values: tuple[str, ...], key: str, format_func: Callable[[str], str] = str
+) -> str | None:
     """A selectbox of ``All`` and the values; ``None`` for ``All``."""
     chosen = column.selectbox(
         label,
@@ -45,7 +47,7 @@ def _pick(column: st.delta_generator.DeltaGenerator, label: str, values: tuple[s
     return None if chosen == ALL else chosen
 
 
-def _time_range(column: st.delta_generator.DeltaGenerator, now: datetime) -> tuple[datetime | None, datetime | None]:
+def _time_range(column: DeltaGenerator, now: datetime) -> tuple[datetime | None, datetime | None]:
     """The chosen range as UTC instants ``[start, end)``; ``None`` ends are open."""
     choice = column.selectbox("Time range", [*RANGES, DATES], index=list(RANGES).index("All time"), key="history_range")
     if choice != DATES:

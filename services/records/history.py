@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, func, select
 
 from services.postprocessing.verdict import Verdict
 from services.records.query import RecordFilter
@@ -20,6 +20,8 @@ HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 HOURLY_UP_TO = timedelta(days=2)
 """Ranges up to two days are counted per hour, longer ones per day."""
+BUCKET_FORMATS = {HOUR: ("YYYY-MM-DD HH24", "%Y-%m-%d %H", 13), DAY: ("YYYY-MM-DD", "%Y-%m-%d", 10)}
+"""Each bucket's text in PostgreSQL's ``to_char`` and Python's ``strptime``, and its length (``2026-12-01 08``)."""
 
 
 @dataclass(frozen=True)
@@ -76,42 +78,65 @@ def _floor(moment: datetime, size: timedelta) -> datetime:
     return moment.replace(minute=0, second=0, microsecond=0)
 
 
-def count_buckets(rows: list[tuple[datetime, str, bool | None]], start: datetime, end: datetime) -> list[TrendBucket]:
-    """``(recorded_at, verdict, foreign_part)`` rows counted per hour or day of ``[start, end)``, empty buckets
-    included (so a quiet hour shows as zero, not as a gap)."""
+def _bucket_column(dialect: str, size: timedelta) -> ColumnElement[str]:
+    """The UTC hour (``YYYY-MM-DD HH``) or day (``YYYY-MM-DD``) of each record as text, computed by the database.
+
+    SQLite keeps the UTC time as ISO text, so it is a prefix; PostgreSQL formats the instant in UTC."""
+    column = InspectionRow.recorded_at
+    if dialect == "sqlite":
+        return func.substr(column, 1, BUCKET_FORMATS[size][2])
+    return func.to_char(func.timezone("UTC", column), BUCKET_FORMATS[size][0])
+
+
+def count_buckets(
+    counts: list[tuple[datetime, str, bool | None, int]], start: datetime, end: datetime
+) -> list[TrendBucket]:
+    """``(bucket start, verdict, foreign_part, records)`` counts laid out per hour or day of ``[start, end)``, empty
+    buckets included (so a quiet hour shows as zero, not as a gap)."""
     size = bucket_size(start, end)
     buckets: dict[datetime, TrendBucket] = {}
     moment = _floor(start, size)
     while moment < end:
         buckets[moment] = TrendBucket(start=moment)
         moment += size
-    for recorded_at, verdict, foreign in rows:
-        moment = recorded_at if recorded_at.tzinfo else recorded_at.replace(tzinfo=UTC)
-        key = _floor(moment, size)
+    for key, verdict, foreign, count in counts:
         bucket = buckets.get(key, TrendBucket(start=key))
         if foreign:
-            buckets[key] = replace(bucket, foreign=bucket.foreign + 1)
+            buckets[key] = replace(bucket, foreign=bucket.foreign + count)
             continue
         buckets[key] = replace(
             bucket,
-            inspected=bucket.inspected + 1,
-            ng=bucket.ng + (verdict == Verdict.NG),
-            review=bucket.review + (verdict == Verdict.REVIEW),
+            inspected=bucket.inspected + count,
+            ng=bucket.ng + count * (verdict == Verdict.NG),
+            review=bucket.review + count * (verdict == Verdict.REVIEW),
         )
     return [buckets[key] for key in sorted(buckets)]
 
 
+def _utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def trend(store: RecordStore, record_filter: RecordFilter, now: datetime | None = None) -> list[TrendBucket]:
-    """The filter's records (its limit aside) per hour or day, over its time range: from its start (else the oldest
-    match) to its end (else ``now``, else the newest match)."""
-    query = select(InspectionRow.recorded_at, InspectionRow.verdict, InspectionRow.foreign_part).where(
-        *record_filter.conditions()
-    )
+    """The filter's records (its limit aside) counted per hour or day by the database, over its time range: from
+    its start (else the oldest match) to its end (else ``now``, else the newest match)."""
+    conditions = record_filter.conditions()
+    column = InspectionRow.recorded_at
     with store.reading() as connection:
-        rows = [(row[0], row[1], row[2]) for row in connection.execute(query)]
-    if not rows:
-        return []
-    times = [moment if moment.tzinfo else moment.replace(tzinfo=UTC) for moment, _, _ in rows]
-    start = record_filter.start or min(times)
-    end = record_filter.end or max(now or max(times), max(times) + timedelta(microseconds=1))
-    return count_buckets(rows, start, end)
+        oldest, newest = connection.execute(select(func.min(column), func.max(column)).where(*conditions)).one()
+        if oldest is None:
+            return []
+        start = record_filter.start or _utc(oldest)
+        end = record_filter.end or max(now or _utc(newest), _utc(newest) + timedelta(microseconds=1))
+        size = bucket_size(start, end)
+        bucket = _bucket_column(connection.dialect.name, size).label("bucket")
+        query = (
+            select(bucket, InspectionRow.verdict, InspectionRow.foreign_part, func.count())
+            .where(*conditions)
+            .group_by(bucket, InspectionRow.verdict, InspectionRow.foreign_part)
+        )
+        counts = [
+            (datetime.strptime(text, BUCKET_FORMATS[size][1]).replace(tzinfo=UTC), verdict, foreign, int(count))
+            for text, verdict, foreign, count in connection.execute(query)
+        ]
+    return count_buckets(counts, start, end)

@@ -6,13 +6,16 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from components.history import record_filters
+from components.shared.style import plain_text
 from services.postprocessing.verdict import Verdict
 from services.records.record import NOT_THIS_PRODUCT, InspectionRecord
 from services.records.store import RecordStore
@@ -127,3 +130,31 @@ def test_nothing_recorded_yet_says_where_records_come_from(empty_env: Path, app:
     _history(app)
     assert not app.exception
     assert any("No inspection record matches" in info.value for info in app.info)
+
+
+def test_a_range_of_dates_keeps_the_records_of_those_utc_days(empty_env: Path, app: AppTest) -> None:
+    store_records(*made_records().values())
+    _history(app)
+    app.selectbox(key="history_range").set_value(record_filters.DATES).run()
+    app.date_input(key="history_dates").set_value((NOW.date() - timedelta(days=1), NOW.date())).run()
+    assert len(_table(app)) == 5
+    app.date_input(key="history_dates").set_value((date(2020, 1, 1), date(2020, 1, 2))).run()
+    assert not app.exception
+    assert any("No inspection record matches" in info.value for info in app.info)
+
+
+@pytest.mark.parametrize("page", ["pages/history.py", "pages/review.py"])
+def test_an_unreadable_records_database_is_said_without_a_traceback(
+    empty_env: Path, app: AppTest, monkeypatch: pytest.MonkeyPatch, page: str
+) -> None:
+    blocker = empty_env / "blocked"
+    blocker.write_text("a file where the database folder should be")
+    monkeypatch.setenv("ANOMALYLENS_DATABASE_URL", f"sqlite:///{blocker / 'records.db'}")
+    get_settings.cache_clear()
+    app.run()
+    app.switch_page(page).run()
+    assert not app.exception
+    (error,) = [error.value for error in app.error]
+    where = plain_text(f"sqlite:///{blocker}/records.db")
+    assert error.startswith(f"The records database {where} cannot be read: "), error
+    assert "kept locally and written when it is back" in error
