@@ -39,11 +39,9 @@ if queue:
     )
     chosen = records_table.render(queue, key="review")
     if chosen is not None:
-        inspection_area, decision_area = st.columns([3, 1], gap="large")
-        with inspection_area:
-            past_inspection.render(chosen)
-        with decision_area:
+        with st.container(border=True):
             decision_form.render(chosen, known_defect_types(store, chosen, get_settings()), learning_hook.on_decision)
+        past_inspection.render(chosen)
 else:
     st.success("Nothing waits for review: every REVIEW and NG record has a decision.", icon=":material/done_all:")
 st.subheader("Recent decisions")

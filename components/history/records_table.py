@@ -33,10 +33,11 @@ def _frame(records: list[InspectionRecord]) -> pd.DataFrame:
 
 
 def label(record: InspectionRecord) -> str:
-    """``2026-12-01 08:00:00 · A1234_L07.png · PatchCore · NG`` (a picker option: shown as text)."""
+    """``2026-12-01 08:00:00 · A1234_L07.png · PatchCore · NG · #1f0c9a2e`` (a picker option, shown as text; the
+    record id's start tells apart inspections of one image at one time)."""
     return (
         f"{record.recorded_at.strftime(TIME_FORMAT)} · {record.image_name} · {model_label(record.model)} · "
-        f"{record.shown_verdict}"
+        f"{record.shown_verdict} · #{record.id[:8]}"
     )
 
 

@@ -1,5 +1,6 @@
 """Inspect with a widened REVIEW band, then History in a fresh session: the stored image scored again by the same run
-at the recorded thresholds gives the recorded score, map, regions and verdict; a changed checkpoint is said plainly."""
+at the recorded thresholds gives the recorded score, map, regions and verdict; a changed checkpoint is said plainly;
+the REVIEW record waits on the Review page, redrawn there, and a false alarm takes it out of the queue."""
 
 from __future__ import annotations
 
@@ -72,3 +73,15 @@ def test_a_past_inspection_reopens_with_its_recorded_score_map_regions_and_verdi
     assert any(f"Run {record.run_id} has changed since this inspection" in warning for warning in warnings), warnings
     assert any("000000000000… then" in warning for warning in warnings)
     assert len(again.get("plotly_chart")) == 1, "no heatmap drawn by another model"
+
+    again.switch_page("pages/review.py").run()
+    queue = next(frame.value for frame in again.dataframe if "Verdict" in frame.value.columns)
+    assert list(queue["Image"]) == ["crack.png", "crack.png"], "the record and its changed-checkpoint copy"
+    again.selectbox(key="review_open").set_value(record.id).run()
+    assert not again.exception
+    assert len(again.get("plotly_chart")) == 1, "the reopened heatmap beside the decision"
+    again.radio(key=f"decide__{record.id}__decision").set_value("false_alarm").run()
+    again.button(key=f"decide__{record.id}__submit").click().run()
+    assert not again.exception
+    queue = next(frame.value for frame in again.dataframe if "Verdict" in frame.value.columns)
+    assert list(queue["Image"]) == ["crack.png"] and changed.id != record.id
