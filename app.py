@@ -13,8 +13,10 @@ PAGES = [
     st.Page("pages/library.py", title="Defect library", icon=":material/photo_library:", url_path="library"),
     st.Page("pages/models.py", title="Models", icon=":material/model_training:", url_path="models"),
     st.Page("pages/train.py", title="Train", icon=":material/rocket_launch:", url_path="train"),
+    st.Page("pages/history.py", title="History", icon=":material/history:", url_path="history"),
+    st.Page("pages/review.py", title="Review", icon=":material/rule:", url_path="review"),
 ]
-WITHOUT_RUNS = {"train"}  # pages that work on an empty registry (the others show how to build one)
+WITHOUT_RUNS = {"train", "history", "review"}  # pages that work on an empty registry (the others show how to build one)
 
 
 def _open_first_page() -> None:

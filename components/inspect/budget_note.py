@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components.inspect.threshold_controls import ViewSettings
+from components.inspect.threshold_controls import RecordedThresholds, ViewSettings
 from services.postprocessing.false_alarm import RULE_TEXT
 from services.registry.run_calibration import (
     RunCalibration,
@@ -39,8 +39,28 @@ def _evidence_help(judged: RunCalibration) -> str:
     )
 
 
+def recorded_line(recorded: RecordedThresholds) -> str:
+    """``Recorded thresholds: OK ≤ 0.45, NG > 0.60, REVIEW between · map 0.62 · for a 1 % false-alarm budget``."""
+    band = recorded.band
+    image = (
+        f"OK ≤ {band.lower:.2f}, NG > {band.upper:.2f}, REVIEW between"
+        if band.lower != band.upper
+        else f"image {band.upper:.2f}"
+    )
+    source = (
+        f"for a {percent(recorded.budget)} % false-alarm budget"
+        if recorded.budget is not None
+        else "set by hand, or the run's own"
+    )
+    return f"Recorded thresholds: {image} · map {band.pixel:.2f} · {source}"
+
+
 def render(run: Run, view: ViewSettings) -> None:
-    """One caption with the evidence on hover, and a warning when the normals are too few for the budget."""
+    """One caption with the evidence on hover, and a warning when the normals are too few for the budget; for a past
+    inspection, the thresholds it was recorded at."""
+    if view.recorded is not None:
+        st.caption(recorded_line(view.recorded))
+        return
     if view.manual:
         st.caption(
             f"Manual threshold {view.threshold:.2f} (image and pixel): the {percent(view.budget)} % false-alarm "

@@ -46,7 +46,7 @@ def render(
     with detail_area:
         if foreign_notice.render(prediction):
             return
-        verdict.render(prediction, resources.detector(run))
+        verdict.render(prediction, view.band(prediction), resources.detector(run))
         budget_note.render(run, view)
         region_picker.render(prediction.regions, key)
     if selected is None:

@@ -10,7 +10,7 @@ from components.inspect.batch_runner import InspectedImage
 from components.inspect.threshold_controls import ViewSettings
 from components.shared import resources
 from components.shared.style import plain_text
-from services.records.capture import InspectionContext, ThresholdBand, dedup_key, inspection_record
+from services.records.capture import InspectionContext, dedup_key, inspection_record
 from services.records.part_id import part_id_for
 from services.records.record import InspectionRecord
 from services.records.store import RecordStatus
@@ -39,7 +39,8 @@ def _new_records(images: list[InspectedImage], runs: dict[str, Run], view: ViewS
         part = part_id_for(inspected.source.name, typed_part, settings.part_id_pattern)
         for model, run in runs.items():
             judged = view.judge(inspected.predictions[model], run)
-            if dedup_key(session, inspected.digest, run, ThresholdBand.of(judged)) in recorded:
+            band = view.band(judged)
+            if dedup_key(session, inspected.digest, run, band) in recorded:
                 continue
             records.append(
                 inspection_record(
@@ -52,6 +53,7 @@ def _new_records(images: list[InspectedImage], runs: dict[str, Run], view: ViewS
                     image_name=inspected.source.name,
                     part=part,
                     budget=view.budget_for(run),
+                    thresholds=band,
                 )
             )
             data[inspected.digest] = inspected.source.data

@@ -9,13 +9,13 @@ from components.inspect.batch_runner import InspectedImage
 from components.inspect.threshold_controls import ViewSettings
 from components.shared.style import model_label
 from services.inference.detector import Prediction
+from services.records.record import NOT_THIS_PRODUCT
 from services.registry.runs import Run
 
 
-def _verdict(prediction: Prediction) -> str:
-    if prediction.is_foreign:
-        return "not this product"
-    return "anomalous" if prediction.is_anomalous else "normal"
+def _verdict(judged: Prediction, view: ViewSettings) -> str:
+    """OK, NG or REVIEW at the view's band; ``not this product`` where the product gate turned the image away."""
+    return NOT_THIS_PRODUCT if judged.is_foreign else view.verdict(judged).value
 
 
 def _rows(images: list[InspectedImage], runs: dict[str, Run], view: ViewSettings) -> pd.DataFrame:
@@ -28,7 +28,7 @@ def _rows(images: list[InspectedImage], runs: dict[str, Run], view: ViewSettings
                     "Image": inspected.source.name,
                     "Model": model_label(model),
                     "Score": round(judged.score, 4),
-                    "Verdict": _verdict(judged),
+                    "Verdict": _verdict(judged, view),
                     "Defect regions": len(judged.regions),
                     "Largest region (%)": round(max((r.area_pct for r in judged.regions), default=0.0), 2),
                     "Inference (ms)": round(judged.timings_ms.get("total", float("nan")), 1),

@@ -1,5 +1,5 @@
-"""The threshold and heatmap-opacity sliders, with the colour-scale legend under them; at its default the threshold
-slider leaves each run judged at the false-alarm budget's thresholds, moved it overrides them."""
+"""The threshold, REVIEW band and heatmap-opacity sliders, with the colour-scale legend under them; at its default
+the threshold slider leaves each run judged at the false-alarm budget's thresholds, moved it overrides them."""
 
 from __future__ import annotations
 
@@ -11,8 +11,23 @@ from components.inspect import heat_legend
 from components.shared import false_alarm_budget
 from services.inference.detector import Prediction
 from services.postprocessing.regions import CALIBRATED_THRESHOLD
+from services.postprocessing.verdict import Verdict, judge
+from services.records.capture import ThresholdBand
 from services.registry.run_calibration import run_calibration
 from services.registry.runs import Run
+
+MAX_BAND = 0.5
+"""Furthest the REVIEW band reaches on either side of the threshold (normalised score)."""
+DEFAULT_OPACITY = 0.5
+
+
+@dataclass(frozen=True)
+class RecordedThresholds:
+    """The thresholds a recorded inspection was judged at, and the false-alarm budget they were fitted to (``None``:
+    set by hand, or the run had no normal scores)."""
+
+    band: ThresholdBand
+    budget: float | None
 
 
 @dataclass(frozen=True)
@@ -23,6 +38,12 @@ class ViewSettings:
     opacity: float
     budget: float
     """The session's false-alarm budget (a share of good parts)."""
+    review_below: float = 0.0
+    """How far below each run's threshold the REVIEW band reaches (0: no band below)."""
+    review_above: float = 0.0
+    """How far above each run's threshold the REVIEW band reaches (0: no band above)."""
+    recorded: RecordedThresholds | None = None
+    """Set when a past inspection is shown: it is judged at its recorded thresholds, whatever the sliders say."""
 
     @property
     def manual(self) -> bool:
@@ -35,8 +56,10 @@ class ViewSettings:
         return None if self.manual or run_calibration(run, self.budget) is None else self.budget
 
     def judge(self, prediction: Prediction, run: Run) -> Prediction:
-        """``prediction`` at the manual threshold, else at the budget's image and pixel thresholds for ``run`` (its
-        own, 0.5, where it has no normal scores)."""
+        """``prediction`` at the recorded thresholds where set, else the manual threshold, else at the budget's image
+        and pixel thresholds for ``run`` (its own, 0.5, where it has no normal scores)."""
+        if self.recorded is not None:
+            return prediction.at_threshold(self.recorded.band.upper, self.recorded.band.pixel)
         if self.manual:
             return prediction.at_threshold(self.threshold)
         judged = run_calibration(run, self.budget)
@@ -44,9 +67,25 @@ class ViewSettings:
             return prediction.at_threshold(CALIBRATED_THRESHOLD)
         return prediction.at_threshold(judged.image_threshold, judged.pixel_threshold)
 
+    def band(self, judged: Prediction) -> ThresholdBand:
+        """The thresholds ``judged`` (from :meth:`judge`) is recorded and given its verdict at: the REVIEW band around
+        its image threshold (within [0, 1]) and its map threshold; the recorded ones for a past inspection."""
+        if self.recorded is not None:
+            return self.recorded.band
+        return ThresholdBand(
+            lower=max(0.0, judged.threshold - self.review_below),
+            upper=min(1.0, judged.threshold + self.review_above),
+            pixel=judged.map_threshold,
+        )
+
+    def verdict(self, judged: Prediction) -> Verdict:
+        """OK, NG or REVIEW for ``judged`` (from :meth:`judge`) at :meth:`band`."""
+        band = self.band(judged)
+        return judge(judged.score, band.lower, band.upper)
+
 
 def render() -> ViewSettings:
-    """Two sliders side by side and the legend."""
+    """The threshold and opacity sliders side by side, the REVIEW band's two sliders under them, and the legend."""
     left, right = st.columns(2)
     threshold = left.slider(
         "Threshold (normalised score)",
@@ -59,6 +98,25 @@ def render() -> ViewSettings:
         "pixel apart, set on the Models page). Moving it overrides them with one manual threshold and re-judges the "
         "stored anomaly maps (verdicts, masks, regions) without running the model again.",
     )
-    opacity = right.slider("Heatmap opacity", min_value=0.0, max_value=1.0, value=0.5, step=0.05, key="opacity")
-    heat_legend.render(threshold)
-    return ViewSettings(threshold=threshold, opacity=opacity, budget=false_alarm_budget.current())
+    opacity = right.slider(
+        "Heatmap opacity", min_value=0.0, max_value=1.0, value=DEFAULT_OPACITY, step=0.05, key="opacity"
+    )
+    band_help = (
+        "The REVIEW band: a score from the threshold minus 'below' (exclusive) to the threshold plus 'above' "
+        "(inclusive) is judged REVIEW, for a person to decide on the Review page; at or below it OK, above it NG. "
+        "Both at 0: no band, every part is OK or NG."
+    )
+    below = left.slider(
+        "REVIEW band below the threshold", 0.0, MAX_BAND, 0.0, step=0.01, key="review_below", help=band_help
+    )
+    above = right.slider(
+        "REVIEW band above the threshold", 0.0, MAX_BAND, 0.0, step=0.01, key="review_above", help=band_help
+    )
+    heat_legend.render(threshold, max(0.0, threshold - below), min(1.0, threshold + above))
+    return ViewSettings(
+        threshold=threshold,
+        opacity=opacity,
+        budget=false_alarm_budget.current(),
+        review_below=below,
+        review_above=above,
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Row, Select, select
+from sqlalchemy import ColumnElement, Row, Select, false, or_, select, true
 
 from services.postprocessing.verdict import Verdict
 from services.records.schema import InspectionRow
@@ -15,7 +15,10 @@ DEFAULT_LIMIT = 1000
 
 @dataclass(frozen=True)
 class RecordFilter:
-    """Records recorded in ``[start, end)`` matching every field that is set; at most ``limit``, newest first."""
+    """Records recorded in ``[start, end)`` matching every field that is set; at most ``limit``, newest first.
+
+    ``foreign``: ``True`` keeps the records the product gate found foreign ("not this product"), ``False`` the others
+    (a gate answer of no, or no gate)."""
 
     start: datetime | None = None
     end: datetime | None = None
@@ -24,6 +27,7 @@ class RecordFilter:
     verdict: Verdict | None = None
     lot: str | None = None
     operator: str | None = None
+    foreign: bool | None = None
     limit: int = DEFAULT_LIMIT
 
     def __post_init__(self) -> None:
@@ -33,13 +37,13 @@ class RecordFilter:
         if self.limit < 1:
             raise ValueError(f"limit must be at least 1, got {self.limit}")
 
-    def statement(self) -> Select[Row]:
-        """The SELECT of the matching rows' columns, newest first (ties: by id, so the order is stable)."""
-        query = select(InspectionRow.__table__)
+    def conditions(self) -> list[ColumnElement[bool]]:
+        """The WHERE conditions of the set fields (the limit aside), for any SELECT over the records table."""
+        found: list[ColumnElement[bool]] = []
         if self.start is not None:
-            query = query.where(InspectionRow.recorded_at >= self.start.astimezone(UTC))
+            found.append(InspectionRow.recorded_at >= self.start.astimezone(UTC))
         if self.end is not None:
-            query = query.where(InspectionRow.recorded_at < self.end.astimezone(UTC))
+            found.append(InspectionRow.recorded_at < self.end.astimezone(UTC))
         equal = {
             InspectionRow.product: self.product,
             InspectionRow.model: self.model,
@@ -47,7 +51,19 @@ class RecordFilter:
             InspectionRow.lot_id: self.lot,
             InspectionRow.operator: self.operator,
         }
-        for column, value in equal.items():
-            if value is not None:
-                query = query.where(column == value)
+        found.extend(column == value for column, value in equal.items() if value is not None)
+        if self.foreign is not None:
+            found.append(foreign_condition(self.foreign))
+        return found
+
+    def statement(self) -> Select[Row]:
+        """The SELECT of the matching rows' columns, newest first (ties: by id, so the order is stable)."""
+        query = select(InspectionRow.__table__).where(*self.conditions())
         return query.order_by(InspectionRow.recorded_at.desc(), InspectionRow.id.desc()).limit(self.limit)
+
+
+def foreign_condition(foreign: bool) -> ColumnElement[bool]:
+    """Records the product gate found foreign (``True``), or the others: its answer no, or no gate (``False``)."""
+    if foreign:
+        return InspectionRow.foreign_part == true()
+    return or_(InspectionRow.foreign_part.is_(None), InspectionRow.foreign_part == false())

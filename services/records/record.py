@@ -9,6 +9,9 @@ from typing import Any
 from services.postprocessing.regions import DefectRegion
 from services.postprocessing.verdict import Verdict
 
+NOT_THIS_PRODUCT = "not this product"
+"""What a record the product gate found foreign shows instead of its verdict (and it is never counted as NG)."""
+
 
 @dataclass(frozen=True)
 class RegionSummary:
@@ -68,6 +71,11 @@ class InspectionRecord:
     """The product gate's answer (``True``: not this product); ``None`` for a run without a gate."""
     dedup_key: str | None = None
     """Unique where set: one record per (session, image, run, thresholds), however often a page reruns."""
+
+    @property
+    def shown_verdict(self) -> str:
+        """``not this product`` where the product gate found the part foreign, else OK / NG / REVIEW."""
+        return NOT_THIS_PRODUCT if self.foreign_part else self.verdict.value
 
     def to_row(self) -> dict[str, Any]:
         """Column values for the database (regions as JSON-ready dictionaries)."""

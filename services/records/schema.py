@@ -1,11 +1,12 @@
-"""The SQLAlchemy ORM table of inspection records; its schema is created and changed only by the migrations."""
+"""The SQLAlchemy ORM tables of inspection records and their review decisions; their schema is created and changed
+only by the migrations."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, DateTime, Float, Index, MetaData, String
+from sqlalchemy import JSON, Boolean, CheckConstraint, DateTime, Float, ForeignKey, Index, MetaData, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.postprocessing.verdict import Verdict
@@ -15,9 +16,14 @@ NAMING = {
     "uq": "uq_%(table_name)s_%(column_0_name)s",
     "ck": "ck_%(table_name)s_%(constraint_name)s",
     "pk": "pk_%(table_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
 }
 """Constraint names fixed here, so migrations name them alike on SQLite and PostgreSQL."""
 VERDICTS = ", ".join(f"'{verdict.value}'" for verdict in Verdict)
+DECISIONS = ("defect", "false_alarm")
+"""The review decisions a row may hold (``services.records.review.Decision``)."""
+STANDING = text("undone_at IS NULL")
+"""A decision that is not undone: at most one per record."""
 
 
 class Base(DeclarativeBase):
@@ -61,3 +67,30 @@ class InspectionRow(Base):
     neighbour_vote: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     foreign_part: Mapped[bool | None] = mapped_column(Boolean)
     dedup_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+
+
+class ReviewDecisionRow(Base):
+    """One review decision on a record (fields: :class:`services.records.review.ReviewDecision`); a partial unique
+    index lets each record have at most one decision that is not undone."""
+
+    __tablename__ = "review_decisions"
+    __table_args__ = (
+        CheckConstraint("decision IN ({})".format(", ".join(f"'{name}'" for name in DECISIONS)), name="decision"),
+        Index(
+            "uq_review_decisions_standing_record_id",
+            "record_id",
+            unique=True,
+            sqlite_where=STANDING,
+            postgresql_where=STANDING,
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    record_id: Mapped[str] = mapped_column(String(36), ForeignKey(InspectionRow.id), index=True)
+    decision: Mapped[str] = mapped_column(String(16))
+    defect_type: Mapped[str | None] = mapped_column(String(64))
+    note: Mapped[str] = mapped_column(Text)
+    reviewer: Mapped[str] = mapped_column(String(128))
+    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    undone_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    undone_by: Mapped[str | None] = mapped_column(String(128))

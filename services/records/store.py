@@ -9,7 +9,8 @@ written exactly once however often a spool file is read.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -141,18 +142,40 @@ class RecordStore:
             except UNAVAILABLE as exc:
                 return RecordStatus(spooled=self.spool.count(), error=_reason(exc))
 
-    def query(self, record_filter: RecordFilter) -> list[InspectionRecord]:
-        """The records matching the filter, newest first (raises ``SQLAlchemyError`` where the database is down)."""
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A connection to the migrated database (raises ``SQLAlchemyError`` where it is down)."""
         self._ready()
         with self.engine.connect() as connection:
+            yield connection
+
+    @contextmanager
+    def writing(self) -> Iterator[Connection]:
+        """A transaction on the migrated database, committed when the block ends without raising."""
+        self._ready()
+        with self.engine.begin() as connection:
+            yield connection
+
+    def query(self, record_filter: RecordFilter) -> list[InspectionRecord]:
+        """The records matching the filter, newest first (raises ``SQLAlchemyError`` where the database is down)."""
+        with self.reading() as connection:
             rows = connection.execute(record_filter.statement()).mappings().all()
         return [InspectionRecord.from_row(dict(row)) for row in rows]
 
-    def count(self) -> int:
-        """How many records the database holds."""
-        self._ready()
-        with self.engine.connect() as connection:
-            return int(connection.execute(select(func.count()).select_from(InspectionRow)).scalar_one())
+    def get(self, record_id: str) -> InspectionRecord | None:
+        """The record with this id, or ``None``."""
+        query = select(InspectionRow.__table__).where(InspectionRow.id == record_id)
+        with self.reading() as connection:
+            row = connection.execute(query).mappings().first()
+        return None if row is None else InspectionRecord.from_row(dict(row))
+
+    def count(self, record_filter: RecordFilter | None = None) -> int:
+        """How many records the database holds, or match ``record_filter`` (its limit aside)."""
+        query = select(func.count()).select_from(InspectionRow)
+        if record_filter is not None:
+            query = query.where(*record_filter.conditions())
+        with self.reading() as connection:
+            return int(connection.execute(query).scalar_one())
 
     def close(self) -> None:
         """Release the pooled connections."""

@@ -9,7 +9,14 @@ from services.registry.runs import list_runs
 from services.settings import get_settings
 from tests.pages.conftest import PageRegistry
 
-PAGES = ("pages/inspect.py", "pages/compare.py", "pages/library.py", "pages/models.py")
+PAGES = (
+    "pages/inspect.py",
+    "pages/compare.py",
+    "pages/library.py",
+    "pages/models.py",
+    "pages/history.py",
+    "pages/review.py",
+)
 
 
 def test_empty_registry_explains_how_to_build_one(empty_env: object, app: AppTest) -> None:

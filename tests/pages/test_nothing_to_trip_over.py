@@ -10,7 +10,15 @@ import pytest
 from markdown_it import MarkdownIt
 from streamlit.testing.v1 import AppTest
 
-PAGE_FILES = ("pages/inspect.py", "pages/compare.py", "pages/library.py", "pages/models.py", "pages/train.py")
+PAGE_FILES = (
+    "pages/inspect.py",
+    "pages/compare.py",
+    "pages/library.py",
+    "pages/models.py",
+    "pages/train.py",
+    "pages/history.py",
+    "pages/review.py",
+)
 
 
 def _finished_url(app: AppTest) -> str:

@@ -1,15 +1,18 @@
-"""Migrations from an empty database, the ORM against the migrated schema, SQLite's WAL mode and default file."""
+"""Migrations from an empty database and from 0001, the ORM against the migrated schema, SQLite's WAL mode and
+default file."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 
 from services.records.database import (
     BUSY_TIMEOUT_MS,
+    alembic_config,
     create_records_engine,
     current_revision,
     head_revision,
@@ -17,9 +20,11 @@ from services.records.database import (
     prepare_folder,
 )
 from services.records.database import database_url as resolved_url
-from services.records.schema import Base
+from services.records.record import InspectionRecord
+from services.records.schema import Base, InspectionRow
 from services.records.store import RecordStore
 from services.settings import Settings
+from tests.services.records.sample_records import sample_record
 
 
 def _migrated(url: str) -> Engine:
@@ -30,16 +35,36 @@ def _migrated(url: str) -> Engine:
     return engine
 
 
-def test_migrations_from_an_empty_database_create_the_table_at_the_head_revision(database_url: str) -> None:
+def test_migrations_from_an_empty_database_create_the_tables_at_the_head_revision(database_url: str) -> None:
     engine = create_records_engine(resolved_url(Settings(database_url=database_url)))
     prepare_folder(engine.url)
     assert current_revision(engine) is None
     assert "inspection_records" not in inspect(engine).get_table_names()
     migrate(engine)
-    assert current_revision(engine) == head_revision() == "0001"
-    assert {"inspection_records", "alembic_version"} <= set(inspect(engine).get_table_names())
+    assert current_revision(engine) == head_revision() == "0002"
+    assert {"inspection_records", "review_decisions", "alembic_version"} <= set(inspect(engine).get_table_names())
     migrate(engine)  # a second run finds nothing to do
+    assert current_revision(engine) == "0002"
+    engine.dispose()
+
+
+def test_a_database_at_0001_keeps_its_records_when_migrated_to_the_review_decisions(database_url: str) -> None:
+    engine = create_records_engine(resolved_url(Settings(database_url=database_url)))
+    prepare_folder(engine.url)
+    config = alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+    kept = sample_record()
+    with engine.begin() as connection:
+        connection.execute(InspectionRow.__table__.insert().values(**kept.to_row()))
     assert current_revision(engine) == "0001"
+    assert "review_decisions" not in inspect(engine).get_table_names()
+    migrate(engine)
+    assert current_revision(engine) == "0002"
+    with engine.connect() as connection:
+        rows = connection.execute(InspectionRow.__table__.select()).mappings().all()
+    assert [InspectionRecord.from_row(dict(row)) for row in rows] == [kept]
     engine.dispose()
 
 
