@@ -13,6 +13,7 @@ PAGES = [
     st.Page("pages/library.py", title="Defect library", icon=":material/photo_library:", url_path="library"),
     st.Page("pages/models.py", title="Models", icon=":material/model_training:", url_path="models"),
     st.Page("pages/train.py", title="Train", icon=":material/rocket_launch:", url_path="train"),
+    st.Page("pages/live.py", title="Live", icon=":material/videocam:", url_path="live"),
 ]
 WITHOUT_RUNS = {"train"}  # pages that work on an empty registry (the others show how to build one)
 

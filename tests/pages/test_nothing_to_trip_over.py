@@ -10,7 +10,14 @@ import pytest
 from markdown_it import MarkdownIt
 from streamlit.testing.v1 import AppTest
 
-PAGE_FILES = ("pages/inspect.py", "pages/compare.py", "pages/library.py", "pages/models.py", "pages/train.py")
+PAGE_FILES = (
+    "pages/inspect.py",
+    "pages/compare.py",
+    "pages/library.py",
+    "pages/models.py",
+    "pages/train.py",
+    "pages/live.py",
+)
 
 
 def _finished_url(app: AppTest) -> str:
