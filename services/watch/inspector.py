@@ -1,4 +1,4 @@
-"""One complete file inspected by the product's default runs (the Detector the pages use) and recorded.
+"""Complete files inspected by the product's default runs (the Detector the pages use) and recorded.
 
 Each record names the station, the part and lot id found in the file name (``ANOMALYLENS_PART_ID_PATTERN``), the
 operator :data:`WATCH_OPERATOR` (no person judged it) and the false-alarm budget's thresholds, as the Inspect page
@@ -12,11 +12,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from services.data.images import LoadedImage
-from services.inference.detector import Detector
+from services.inference.detector import Detector, Prediction
 from services.modeling.model_table import MODEL_NAMES
 from services.postprocessing.verdict import Verdict
 from services.records.capture import InspectionContext, ThresholdBand, inspection_record
 from services.records.part_id import parsed_part_id
+from services.records.record import InspectionRecord
 from services.records.store import RecordStatus, RecordStore
 from services.registry.run_calibration import fitted_budget
 from services.registry.runs import Run, latest_runs
@@ -69,11 +70,21 @@ class ModelVerdict:
 
 
 @dataclass(frozen=True)
-class FileInspection:
-    """A file's verdicts (one per model) and what the records store did with them."""
+class CompleteFile:
+    """A file version read whole and decoded: what is inspected."""
 
+    version: FileVersion
+    data: bytes
+    digest: str
+    image: LoadedImage
+
+
+@dataclass(frozen=True)
+class FileInspection:
+    """A file's verdicts, one per model."""
+
+    file: CompleteFile
     verdicts: tuple[ModelVerdict, ...]
-    status: RecordStatus
 
 
 class FolderInspector:
@@ -87,33 +98,41 @@ class FolderInspector:
         self.store = store
         self.detectors = {model: factory(run, settings) for model, run in self.runs.items()}
 
-    def inspect(self, version: FileVersion, data: bytes, digest: str, image: LoadedImage) -> FileInspection:
-        """Score the decoded image with every run, judge it at the budget's thresholds and record it (one write)."""
-        budget = self.settings.false_alarm_budget
+    def _records(self, file: CompleteFile, predictions: Mapping[str, Prediction]) -> list[InspectionRecord]:
+        """One record per model, judged at the budget's thresholds, keyed by the file version."""
+        version, budget = file.version, self.settings.false_alarm_budget
         context = InspectionContext.of(
             self.settings, operator=WATCH_OPERATOR, session=f"watch:{version.path}:{version.size}:{version.mtime_ns}"
         )
         part = parsed_part_id(version.name, self.settings.part_id_pattern)
         records = []
         for model, run in self.runs.items():
-            detector = self.detectors[model]
-            judged = detector.predict(image).at_budget(run, budget)
+            judged = predictions[model].at_budget(run, budget)
             records.append(
                 inspection_record(
                     judged,
                     run,
-                    detector.choice,
+                    self.detectors[model].choice,
                     settings=self.settings,
                     context=context,
-                    image_sha256=digest,
+                    image_sha256=file.digest,
                     image_name=version.name,
                     part=part,
                     budget=fitted_budget(run, budget),
                     thresholds=ThresholdBand.of(judged),
                 )
             )
-        status = self.store.record(records, {digest: data})
-        verdicts = tuple(
-            ModelVerdict(record.model, record.verdict, record.score, bool(record.foreign_part)) for record in records
-        )
-        return FileInspection(verdicts=verdicts, status=status)
+        return records
+
+    def inspect(self, files: Sequence[CompleteFile]) -> tuple[list[FileInspection], RecordStatus]:
+        """Score the files as one batch per run (a burst goes faster), then record them all in one write, in order."""
+        images = [file.image for file in files]
+        batches = {model: detector.predict_batch(images) for model, detector in self.detectors.items()}
+        inspections, records = [], []
+        for index, file in enumerate(files):
+            mine = self._records(file, {model: batch[index] for model, batch in batches.items()})
+            records += mine
+            verdicts = tuple(ModelVerdict(r.model, r.verdict, r.score, bool(r.foreign_part)) for r in mine)
+            inspections.append(FileInspection(file, verdicts))
+        status = self.store.record(records, {file.digest: file.data for file in files})
+        return inspections, status

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from services.modeling.model_table import MODEL_NAMES
@@ -44,9 +44,14 @@ class NgRate:
         return self.ng / self.judged if self.judged else 0.0
 
 
+def _model_rank(model: str) -> int:
+    """A model's place in the model table (an unknown one last)."""
+    return MODEL_NAMES.index(model) if model in MODEL_NAMES else len(MODEL_NAMES)
+
+
 def group_files(records: list[InspectionRecord]) -> list[WatchedFile]:
-    """Records (newest first) grouped per inspected file: the same image and name, one record per model; a second
-    record of a model starts another file (the same bytes arrived again)."""
+    """Records (newest first) grouped per inspected file: the same image and name, one record per model (in the
+    model table's order); a second record of a model starts another file (the same bytes arrived again)."""
     files: list[WatchedFile] = []
     open_files: dict[tuple[str, str], WatchedFile] = {}
     for record in records:
@@ -57,7 +62,10 @@ def group_files(records: list[InspectionRecord]) -> list[WatchedFile]:
             open_files[key] = current
             files.append(current)
         current.records[record.model] = record
-    return files
+    return [
+        replace(file, records=dict(sorted(file.records.items(), key=lambda item: _model_rank(item[0]))))
+        for file in files
+    ]
 
 
 def latest_files(store: RecordStore, product: str, last_n: int) -> list[WatchedFile]:

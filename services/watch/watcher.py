@@ -30,13 +30,17 @@ from services.records.store import RecordStatus, RecordStore
 from services.settings import Settings
 from services.watch.arrivals import ArrivalTracker, FileVersion, VersionKey, current_version, scan
 from services.watch.heartbeat import BEAT_S, Heartbeat, now_text, write_heartbeat
-from services.watch.inspector import DetectorFactory, FileInspection, FolderInspector, default_runs
+from services.watch.inspector import CompleteFile, DetectorFactory, FileInspection, FolderInspector, default_runs
 from services.watch.ledger import Ledger, LedgerEntry, WatchError, watch_dir
 
 RESCAN_S = 1.0
 """The longest wait between two scans."""
 MIN_RESCAN_S = 0.05
 """The shortest: a burst of file events does not make the watcher scan without pause."""
+BATCH = 16
+"""Files scored together at most: a burst is scored in batches, each file still recorded and printed in order."""
+BATCH_PIXELS = 64_000_000
+"""Pixels decoded and held at once at most (a batch of large line-camera images is cut short at this)."""
 QUIET_RANGE = (0.05, 60.0)
 SETTLE_MAX_S = 3600.0
 
@@ -123,6 +127,8 @@ class Watcher:
             state = "is not a folder" if folder.exists() else "does not exist"
             raise WatchError(f"watch folder {folder} {state}: give the folder the camera or PLC writes images into")
         self.config = config
+        self.folder = folder.resolve()
+        """The folder as an absolute path: the ledger's and the records' keys hold it, whatever the working folder."""
         self.settings = settings
         self.factory = factory
         self.out = out
@@ -138,7 +144,7 @@ class Watcher:
         """Version → (sha256, the decoder's reason): waiting for ``settle_s`` before it is rejected."""
         self._state = "loading"
         self._beat = Heartbeat(
-            folder=str(folder.resolve()),
+            folder=str(self.folder),
             category=config.category,
             runs={model: run.relative_to(settings.registry_dir) for model, run in self.runs.items()},
             station=settings.station,
@@ -156,7 +162,7 @@ class Watcher:
     def run(self) -> None:
         """Watch until :meth:`stop`; raises ``WatchError`` where another watcher holds the folder, and
         ``RecordsLostError`` where records can be neither written nor spooled."""
-        description = f"folder {self.config.folder} for product '{self.config.category}'"
+        description = f"folder {self.folder} for product '{self.config.category}'"
         self.ledger.lock(description)
         beating = threading.Thread(target=self._beat_until_stopped, name="watch-heartbeat", daemon=True)
         error = ""
@@ -179,7 +185,7 @@ class Watcher:
         store = RecordStore(self.settings)
         try:
             inspector = FolderInspector(self.runs, self.settings, store, self.factory)
-            self._done = self.ledger.load({version.key for version in scan(self.config.folder)})
+            self._done = self.ledger.load({version.key for version in scan(self.folder)})
             self.out(self._started_text(inspector))
             self._state = "watching"
             observer = self._observe()
@@ -200,7 +206,7 @@ class Watcher:
             for model, detector in inspector.detectors.items()
         )
         return (
-            f"watching {self.config.folder} for product '{self.config.category}' with {choices}; station "
+            f"watching {self.folder} for product '{self.config.category}' with {choices}; station "
             f"{self.settings.station}; {len(self._done)} file(s) already handled; stop with Ctrl+C"
         )
 
@@ -208,7 +214,7 @@ class Watcher:
         """watchdog's observer on the folder; ``None`` (scans on a timer only) where the system refuses one."""
         observer = Observer()
         try:
-            observer.schedule(_Wake(self._wake), str(self.config.folder), recursive=False)
+            observer.schedule(_Wake(self._wake), str(self.folder), recursive=False)
             observer.start()
         except OSError as exc:
             self.out(f"file events unavailable ({exc}); scanning every {RESCAN_S:g} s instead")
@@ -230,14 +236,17 @@ class Watcher:
         time.sleep(max(MIN_RESCAN_S - (time.monotonic() - started), 0.0))
 
     def _scan_and_inspect(self, inspector: FolderInspector) -> None:
-        """One scan; every quiet version not yet handled, in arrival order."""
+        """One scan; every quiet version not yet handled, in arrival order, in batches of up to :data:`BATCH` files
+        and :data:`BATCH_PIXELS`."""
         try:
-            versions = scan(self.config.folder)
+            versions = scan(self.folder)
         except OSError as exc:
-            raise WatchError(f"watch folder {self.config.folder} cannot be read any more: {exc}") from exc
+            raise WatchError(f"watch folder {self.folder} cannot be read any more: {exc}") from exc
         self.tracker.observe(versions)
         present = {version.key for version in versions}
         self._undecodable = {key: value for key, value in self._undecodable.items() if key in present}
+        batch: list[CompleteFile] = []
+        started = time.perf_counter()
         for version in self.tracker.versions():
             if self._stop.is_set():
                 break
@@ -246,41 +255,61 @@ class Watcher:
             unchanged = self.tracker.unchanged_for(version)
             if version.key in self._undecodable:
                 if unchanged >= self.config.settle_s:
+                    self._inspect(batch, inspector, started)
+                    batch, started = [], time.perf_counter()
                     self._reject(version)
             elif unchanged >= self.config.quiet_s:
-                self._read(version, inspector)
+                complete = self._read(version)
+                batch += [complete] if complete is not None else []
+                if len(batch) == BATCH or sum(file.image.width * file.image.height for file in batch) >= BATCH_PIXELS:
+                    self._inspect(batch, inspector, started)
+                    batch, started = [], time.perf_counter()
+        self._inspect(batch, inspector, started)
         self.counters.scans += 1
         self.counters.waiting = sum(1 for version in versions if version.key not in self._done)
 
-    def _read(self, version: FileVersion, inspector: FolderInspector) -> None:
-        """Read, decode, inspect and record a quiet version; a changed or vanished file is left to the next scan."""
-        started = time.perf_counter()
+    def _read(self, version: FileVersion) -> CompleteFile | None:
+        """A quiet version read and decoded; ``None`` where the file changed or vanished meanwhile (the next scan sees
+        it) or does not decode (it waits for ``settle_s``)."""
         try:
             data = version.path.read_bytes()
         except FileNotFoundError:
-            return
+            return None
         except OSError as exc:
             self._undecodable[version.key] = ("", f"{version.name}: cannot be read ({exc})")
-            return
+            return None
         if current_version(version) != version:
-            return
+            return None
         digest = hashlib.sha256(data).hexdigest()
         try:
             image = load_image(data, name=version.name, max_pixels=self.settings.max_image_pixels)
         except ImageInputError as exc:
             self._undecodable[version.key] = (digest, str(exc))
+            return None
+        return CompleteFile(version, data, digest, image)
+
+    def _inspect(self, batch: list[CompleteFile], inspector: FolderInspector, started: float) -> None:
+        """Inspect and record a batch, then put each file in the ledger and print its line (latency: from its read
+        to its record)."""
+        if not batch:
             return
-        inspection = inspector.inspect(version, data, digest, image)
-        if inspection.status.lost:
+        inspections, status = inspector.inspect(batch)
+        if status.lost:
             raise RecordsLostError(
-                f"{version.name}: the records database and the local spool both refused its records "
-                f"({inspection.status.error}); stopping so that nothing is lost: it is inspected again on restart"
+                f"{', '.join(printable(file.version.name) for file in batch)}: the records database and the local "
+                f"spool both refused their records ({status.error}); stopping so that nothing is lost: they are "
+                "inspected again on restart"
             )
-        verdicts = {item.model: item.verdict.value for item in inspection.verdicts}
-        self._handled(LedgerEntry(*version.key, sha256=digest, outcome="recorded", at=now_text(), verdicts=verdicts))
-        self.counters.inspected += 1
         ms = (time.perf_counter() - started) * 1000
-        self.out(f"{printable(version.name)}  {verdicts_text(inspection)}  {ms:.0f} ms{status_note(inspection.status)}")
+        for inspection in inspections:
+            file = inspection.file
+            verdicts = {item.model: item.verdict.value for item in inspection.verdicts}
+            entry = LedgerEntry(
+                *file.version.key, sha256=file.digest, outcome="recorded", at=now_text(), verdicts=verdicts
+            )
+            self._handled(entry)
+            self.counters.inspected += 1
+            self.out(f"{printable(file.version.name)}  {verdicts_text(inspection)}  {ms:.0f} ms{status_note(status)}")
 
     def _reject(self, version: FileVersion) -> None:
         """A version that stayed undecodable for ``settle_s``: in the ledger once with the reason, printed once."""
