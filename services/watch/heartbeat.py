@@ -78,11 +78,13 @@ def write_heartbeat(folder: Path, heartbeat: Heartbeat) -> None:
 
 
 def read_heartbeats(settings: Settings) -> list[Heartbeat]:
-    """Every watcher's last heartbeat, newest first; unreadable files are skipped."""
+    """Every watcher's last heartbeat, newest first; unreadable files (and unreadable times) are skipped."""
     beats = []
     for path in (settings.records_dir / WATCH).glob(f"*/{HEARTBEAT}"):
         try:
-            beats.append(Heartbeat(**json.loads(path.read_text())))
+            beat = Heartbeat(**json.loads(path.read_text()))
+            datetime.fromisoformat(beat.updated_at)  # a time that cannot be read is an unreadable file
         except (OSError, ValueError, TypeError):
             continue
+        beats.append(beat)
     return sorted(beats, key=lambda beat: beat.updated_at, reverse=True)

@@ -50,5 +50,6 @@ def test_heartbeats_are_read_back_newest_first_and_a_broken_file_is_skipped(tmp_
     write_heartbeat(root / "tile-000000000000", newer)
     (root / "leather-000000000000").mkdir()
     (root / "leather-000000000000" / HEARTBEAT).write_text('{"folder": ')
+    write_heartbeat(root / "screw-000000000000", _beat(updated_at="yesterday"))
     assert read_heartbeats(settings) == [newer, older]
     assert [path.name for path in (root / "tile-000000000000").iterdir()] == [HEARTBEAT], "no temporary file left"

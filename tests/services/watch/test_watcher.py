@@ -89,7 +89,7 @@ class Running:
             time.sleep(0.05)
 
     def settle(self, scans: int = 3) -> None:
-        """Wait for a few more scans, each after the quiet time."""
+        """Wait for a few more scans (at most a second apart while nothing is due)."""
         target = self.watcher.counters.scans + scans
         self.wait_for(lambda: self.watcher.counters.scans >= target)
 
