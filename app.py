@@ -15,6 +15,7 @@ PAGES = [
     st.Page("pages/train.py", title="Train", icon=":material/rocket_launch:", url_path="train"),
     st.Page("pages/history.py", title="History", icon=":material/history:", url_path="history"),
     st.Page("pages/review.py", title="Review", icon=":material/rule:", url_path="review"),
+    st.Page("pages/live.py", title="Live", icon=":material/videocam:", url_path="live"),
 ]
 WITHOUT_RUNS = {"train", "history", "review"}  # pages that work on an empty registry (the others show how to build one)
 

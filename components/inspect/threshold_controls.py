@@ -13,7 +13,7 @@ from services.inference.detector import Prediction
 from services.postprocessing.regions import CALIBRATED_THRESHOLD
 from services.postprocessing.verdict import Verdict, judge
 from services.records.capture import ThresholdBand
-from services.registry.run_calibration import run_calibration
+from services.registry.run_calibration import fitted_budget
 from services.registry.runs import Run
 
 MAX_BAND = 0.5
@@ -53,19 +53,14 @@ class ViewSettings:
     def budget_for(self, run: Run) -> float | None:
         """The false-alarm budget ``run`` is judged at; ``None`` where the slider overrides it or the run has no
         normal scores to fit it to."""
-        return None if self.manual or run_calibration(run, self.budget) is None else self.budget
+        return None if self.manual else fitted_budget(run, self.budget)
 
     def judge(self, prediction: Prediction, run: Run) -> Prediction:
         """``prediction`` at the recorded thresholds where set, else the manual threshold, else at the budget's image
         and pixel thresholds for ``run`` (its own, 0.5, where it has no normal scores)."""
         if self.recorded is not None:
             return prediction.at_threshold(self.recorded.band.upper, self.recorded.band.pixel)
-        if self.manual:
-            return prediction.at_threshold(self.threshold)
-        judged = run_calibration(run, self.budget)
-        if judged is None:
-            return prediction.at_threshold(CALIBRATED_THRESHOLD)
-        return prediction.at_threshold(judged.image_threshold, judged.pixel_threshold)
+        return prediction.at_threshold(self.threshold) if self.manual else prediction.at_budget(run, self.budget)
 
     def band(self, judged: Prediction) -> ThresholdBand:
         """The thresholds ``judged`` (from :meth:`judge`) is recorded and given its verdict at: the REVIEW band around

@@ -384,6 +384,61 @@ def _run_serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _add_watch(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "watch",
+        help="inspect new image files as they arrive in a folder (a line camera, a PLC), record each, print a line",
+    )
+    parser.add_argument("folder", metavar="DIR", help="the folder images are written into (not its subfolders)")
+    parser.add_argument("--category", required=True, type=category_name, help="the product the images show")
+    parser.add_argument(
+        "--models", nargs="+", default=None, choices=MODEL_NAMES, help="default: every model with a run for it"
+    )
+    parser.add_argument(
+        "--dataset", default=None, help="needed where the product has runs in several: " + REGISTRY_DATASET_HELP
+    )
+    parser.add_argument(
+        "--quiet", type=float, default=0.5, metavar="S", help="seconds a file must stay unchanged before it is read"
+    )
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=5.0,
+        metavar="S",
+        help="seconds a file that does not decode must stay unchanged before it is rejected (it may still be arriving)",
+    )
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None, help="default: ANOMALYLENS_DEVICE")
+    parser.set_defaults(handler=_run_watch)
+
+
+def _run_watch(args: argparse.Namespace, settings: Settings) -> int:
+    import signal
+    from pathlib import Path
+
+    from services.watch.watcher import WatchConfig, Watcher
+
+    if args.device:
+        settings = settings.with_overrides(device=args.device)
+    config = WatchConfig(
+        folder=Path(args.folder),
+        category=args.category,
+        models=tuple(args.models or ()),
+        dataset=args.dataset,
+        quiet_s=args.quiet,
+        settle_s=args.settle,
+    )
+    watcher = Watcher(config, settings, out=lambda line: print(line, flush=True))
+    previous = {sig: signal.signal(sig, lambda *_: watcher.stop()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        watcher.run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    counters = watcher.counters
+    print(f"stopped: {counters.inspected} inspected, {counters.rejected} rejected, {counters.waiting} not complete yet")
+    return 0
+
+
 BUILDERS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_synth,
     _add_confirmation,
@@ -396,6 +451,7 @@ BUILDERS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_train,
     _add_import_run,
     _add_serve,
+    _add_watch,
 ]
 
 

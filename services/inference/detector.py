@@ -36,6 +36,7 @@ from services.modeling.scoring import RawForward, ScoredBatch, model_inputs, rgb
 from services.postprocessing.regions import CALIBRATED_THRESHOLD, DefectRegion, extract_regions
 from services.postprocessing.visualization import resize_map
 from services.registry.integrity import verify_model
+from services.registry.run_calibration import run_calibration
 from services.registry.runs import Run
 from services.settings import Settings
 from services.training.product_gate import ForeignCheck, ProductGate
@@ -92,6 +93,14 @@ class Prediction:
                 raise ValueError(f"threshold must be within [0, 1], got {value}")
         regions = tuple(extract_regions(self.anomaly_map, self.anomaly_map > pixel))
         return replace(self, threshold=threshold, pixel_threshold=pixel, regions=regions)
+
+    def at_budget(self, run: Run, budget: float) -> Prediction:
+        """Judged at ``run``'s image and pixel thresholds for the false-alarm budget; at its own (0.5) where the run
+        has no normal scores to fit them to (the Inspect page's default and the folder watcher's)."""
+        judged = run_calibration(run, budget)
+        if judged is None:
+            return self.at_threshold(CALIBRATED_THRESHOLD)
+        return self.at_threshold(judged.image_threshold, judged.pixel_threshold)
 
 
 class Detector:

@@ -81,6 +81,11 @@ def run_calibration(run: Run, budget: float) -> RunCalibration | None:
     )
 
 
+def fitted_budget(run: Run, budget: float) -> float | None:
+    """``budget`` where the run's thresholds can be fitted to it (what a record names), ``None`` where they cannot."""
+    return None if run_calibration(run, budget) is None else budget
+
+
 def calibration_status(run: Run) -> str:
     """What is known of the thresholds of a run that cannot be judged at a budget; empty for one that can."""
     if run.record.source:

@@ -18,6 +18,7 @@ PAGE_FILES = (
     "pages/train.py",
     "pages/history.py",
     "pages/review.py",
+    "pages/live.py",
 )
 
 
