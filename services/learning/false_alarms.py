@@ -8,9 +8,10 @@ curves, panels) and a ``version`` record naming the run it derives from and the 
 stays as it was: it is the undo.
 
 Thresholds are kept as calibrated, not refitted: a larger bank can only shorten each patch's distance to its
-nearest row, so the out-of-sample normal scores the thresholds rest on (``normal_scores.json``, kept) can only fall,
-and the false-alarm rate the thresholds promise still holds, now conservatively. Refitting would need those normals
-scored again without their look-alike groups against the grown bank, which is training's work, not this step's.
+nearest row, so the maps of the out-of-sample normals the thresholds rest on (``normal_scores.json``, kept) and their
+peaks can only fall, and the false-alarm rate the thresholds promise still holds, now conservatively (the image
+score's neighbour weight may shift a little either way). Refitting would need those normals scored again without
+their look-alike groups against the grown bank, which is training's work, not this step's.
 """
 
 from __future__ import annotations
@@ -46,8 +47,8 @@ from services.training.evaluation import IMAGE_METRICS, PIXEL_METRICS, compute_m
 
 MEMORY_BANK_KEY = "model.memory_bank"
 THRESHOLDS_KEPT = (
-    "kept as calibrated: a larger memory bank only lowers patch distances, so the normal scores they rest on can "
-    "only fall and the promised false-alarm rate still holds"
+    "kept as calibrated: a larger memory bank only lowers patch distances, so the normal images' maps they rest on "
+    "can only fall and the promised false-alarm rate still holds"
 )
 REGENERATED = (
     registry.CHECKPOINT,
@@ -180,17 +181,24 @@ def _write_version(
     registry.write_manifest(out)
 
 
+def _unscored(record: RunMetrics, reason: str) -> RunMetrics:
+    """``record`` with every test metric unavailable for ``reason``."""
+    keys = IMAGE_METRICS + PIXEL_METRICS
+    return replace(record, metrics=dict.fromkeys(keys, float("nan")), unavailable=dict.fromkeys(keys, reason))
+
+
 def _scored(
     out: Path, run: Run, record: RunMetrics, *, settings: Settings, device: str, progress: Callable[[str], None]
 ) -> RunMetrics:
     """``record`` with the version's test metrics: the test split scored again by the grown checkpoint, or every
-    metric unavailable where the test images are not on this machine."""
+    metric unavailable where the run has no test split (imported without data) or its images are not on this
+    machine."""
+    if not (run.path / registry.PREDICTIONS).is_file():
+        return _unscored(record, f"run {run.record.run} was never scored on a test split")
     try:
         samples = scored_samples(run, settings)
     except DatasetError as exc:
-        reason = f"not scored again: {exc}"
-        keys = IMAGE_METRICS + PIXEL_METRICS
-        return replace(record, metrics=dict.fromkeys(keys, float("nan")), unavailable=dict.fromkeys(keys, reason))
+        return _unscored(record, f"not scored again: {exc}")
     progress(f"{record.run}: scoring {len(samples)} test images")
     grown = load_model(record.model, out / registry.CHECKPOINT, device)
     scores = score_samples(grown, samples, device=device)
@@ -202,7 +210,7 @@ def _scored(
 def index_version(version: Run, settings: Settings, store: SimilarityStore, embedder: Embedder) -> int:
     """Give a new version its similar-defect library: its known test defects indexed (where its test split has
     any) and the defects confirmed on the run it derives from carried over; returns how many points it holds."""
-    if no_known_defects_reason(version) is None:
+    if (version.path / registry.PREDICTIONS).is_file() and no_known_defects_reason(version) is None:
         index_run(version, store, embedder)
     learned_from = RunVersion.of_record(version.record)
     source = version.path.with_name(learned_from.derived_from) if learned_from is not None else None

@@ -102,6 +102,8 @@ def check_defect_type(defect_type: str) -> str:
 def record_run(record: InspectionRecord, settings: Settings) -> Run:
     """The run that judged ``record``, as it was then: refused when gone from the registry or retrained since."""
     path = Path(record.run_id)
+    if not path.is_absolute() and ".." in path.parts:
+        raise ProductionCaseError(f"record {record.id}: run id {record.run_id!r} leaves the registry ('..')")
     try:
         run = load_run(path if path.is_absolute() else settings.registry_dir / path)
     except (ValueError, OSError) as exc:

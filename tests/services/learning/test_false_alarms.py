@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import math
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -25,7 +27,7 @@ from services.records.image_store import ImageStore
 from services.registry import runs as registry
 from services.registry.artefacts import read_scores
 from services.registry.normal_scores import NORMAL_SCORES
-from services.registry.runs import Run, latest_runs, manifest_status
+from services.registry.runs import Run, latest_runs, load_run, manifest_status
 from services.registry.versions import RunVersion, VersionError, remove_version
 from services.settings import Settings
 from services.similarity.cases import CaseLibrary
@@ -157,6 +159,18 @@ def test_an_efficientad_run_or_an_unknown_image_is_refused(alarms: FalseAlarms, 
         learn_false_alarms(tiny_registry.runs["efficientad"], alarms.images[:1], alarms.settings)
     with pytest.raises(FalseAlarmLearningError, match=f"image {'0' * 64} is not in the records' image store"):
         learn_false_alarms(alarms.run, ["0" * 64], alarms.settings)
+
+
+def test_a_run_without_a_test_split_learns_with_its_test_metrics_unavailable(alarms: FalseAlarms) -> None:
+    imported = alarms.settings.registry_dir / "imported" / "patchcore" / "tile" / "imported-0123456789ab"
+    shutil.copytree(alarms.run.path, imported, ignore=shutil.ignore_patterns("predictions.csv", "maps.npz", "heatmaps"))
+    learned = learn_false_alarms(load_run(imported), alarms.images[:1], alarms.settings, progress=lambda _: None)
+    record = learned.run.record
+    assert all(math.isnan(value) for value in record.metrics.values())
+    assert all(reason.endswith("was never scored on a test split") for reason in record.unavailable.values())
+    assert not (learned.run.path / registry.PREDICTIONS).exists()
+    assert learned.scores_after[alarms.images[0]] < 0.5
+    shutil.rmtree(imported.parent)  # its record still says synthetic/tile: leave the other tests' default run alone
 
 
 def test_a_version_gets_a_library_with_the_confirmed_defects_and_undo_removes_both(

@@ -142,6 +142,8 @@ def test_a_record_without_its_image_or_run_is_refused(library: Library) -> None:
         library.add(replace(library.record, image_sha256="f" * 64))
     with pytest.raises(ProductionCaseError, match="is not in the registry"):
         library.add(replace(library.record, run_id="synthetic/patchcore/tile/gone"))
+    with pytest.raises(ProductionCaseError, match=r"leaves the registry \('\.\.'\)"):
+        library.add(replace(library.record, run_id="../../elsewhere/run"))
 
 
 @pytest.mark.parametrize("text", ["", "   ", "a\nb", "x" * 65])
