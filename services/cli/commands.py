@@ -351,6 +351,11 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--models", nargs="+", default=list(MODEL_NAMES), choices=MODEL_NAMES)
     parser.add_argument("--profile", choices=PROFILES, default="demo")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None, help="default: ANOMALYLENS_DEVICE")
+    parser.add_argument(
+        "--include-reviewed",
+        action="store_true",
+        help="also train on the product's images that reviews marked false alarm (from the records' image store)",
+    )
     parser.set_defaults(handler=_run_train)
 
 

@@ -1,5 +1,6 @@
 """The ``train`` command: one product from the user's own folder or an MVTec-layout root, checked before any training,
-trained with the chosen models and profile, then indexed for the defect library."""
+trained with the chosen models and profile (with ``--include-reviewed``, also on the images reviews marked false
+alarm), then indexed for the defect library."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from services.data.datasets import MaskPolicy
 from services.data.layouts import open_category
 from services.data.protocol import build_protocol_for
 from services.jobs import progress as job_progress
+from services.learning.reviewed_normals import reviewed_normal_files, reviewed_normals
 from services.modeling.efficientad.teacher import ensure_teacher
 from services.modeling.factory import profile_config
 from services.modeling.model_config import concrete
@@ -35,6 +37,8 @@ class ProductRequest:
     masks: MaskPolicy | None
     models: tuple[str, ...]
     profile: str
+    extra_normals: tuple[Path, ...] = ()
+    """Normal images to train on besides the folder's (false alarms from reviews); never held out."""
 
 
 def refuse_duplicate(dataset: str, fingerprint: str, category: str, settings: Settings) -> None:
@@ -59,7 +63,9 @@ def train_product(request: ProductRequest, settings: Settings, progress: Callabl
     for note in data.notes:
         progress(f"note: {note}")
     job_progress.emit(0.0, "splitting the data")
-    protocol = build_protocol_for(data, dataset, settings, seed=settings.seed)
+    protocol = build_protocol_for(data, dataset, settings, seed=settings.seed, extra_normals=request.extra_normals)
+    if request.extra_normals:
+        progress(f"{data.category}: {len(request.extra_normals)} reviewed false alarms join the training normals")
     device = settings.resolved_device()
     runs = []
     for done, model in enumerate(request.models):
@@ -87,6 +93,7 @@ def run_train_command(args: argparse.Namespace, settings: Settings) -> int:
     """``python -m services.cli train``: one summary line per run."""
     if args.device:
         settings = settings.with_overrides(device=args.device)
+    reviewed = reviewed_normals(settings, args.category) if args.include_reviewed else []
     request = ProductRequest(
         data=Path(args.data),
         category=args.category,
@@ -94,6 +101,7 @@ def run_train_command(args: argparse.Namespace, settings: Settings) -> int:
         masks=args.masks,
         models=tuple(dict.fromkeys(args.models)),
         profile=args.profile,
+        extra_normals=tuple(reviewed_normal_files(settings, args.category, reviewed)),
     )
     runs = train_product(request, settings)
     for run in runs:

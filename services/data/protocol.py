@@ -1,8 +1,9 @@
 """The evaluation protocol: train, validation and test splits where thresholds never see test labels.
 
-Training uses the normal training images minus a held-out fraction. The validation split is those held-out
-normals plus pseudo-anomalous copies of them (``services.data.pseudo_anomalies``, a generator unrelated to any test
-defect). Thresholds and min-max normalisation are fitted on validation only; the test split is only scored.
+Training uses the normal training images minus a held-out fraction, plus any extra normal images given (images
+reviews marked false alarm, ``train --include-reviewed``), which are never held out. The validation split is those
+held-out normals plus pseudo-anomalous copies of them (``services.data.pseudo_anomalies``, a generator unrelated to
+any test defect). Thresholds and min-max normalisation are fitted on validation only; the test split is only scored.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ class EvaluationProtocol:
     holdout_fraction: float
     seed: int
     layout: Layout = "mvtec"
+    reviewed: tuple[Sample, ...] = ()
+    """Extra normal images from reviews (false alarms), part of :attr:`train`."""
 
     @property
     def validation_normals(self) -> tuple[Sample, ...]:
@@ -59,6 +62,8 @@ class EvaluationProtocol:
             "seed": self.seed,
             "layout": self.layout,
             "n_train": len(self.train),
+            "n_reviewed_normals": len(self.reviewed),
+            "reviewed_normals": [sample.path.name for sample in self.reviewed],
             "n_validation_normal": sum(not s.is_anomalous for s in self.validation),
             "n_validation_pseudo_anomalous": sum(s.is_anomalous for s in self.validation),
             "n_test": len(self.test),
@@ -94,9 +99,10 @@ def build_protocol_for(
     *,
     holdout_fraction: float = 0.2,
     seed: int = 0,
+    extra_normals: Sequence[Path] = (),
 ) -> EvaluationProtocol:
     """Split a category read from any layout; pseudo-anomalies are cached on disk per dataset fingerprint, category
-    and seed."""
+    and seed. ``extra_normals`` join the training split after the hold-out is drawn."""
     if not 0.0 < holdout_fraction < 1.0:
         raise ValueError(f"holdout_fraction must be in (0, 1), got {holdout_fraction}")
     category, train = data.category, list(data.train)
@@ -110,10 +116,12 @@ def build_protocol_for(
     held_out = [train[i] for i in sorted(order[:n_holdout])]
     kept = [train[i] for i in sorted(order[n_holdout:])]
     pseudo = _write_pseudo_anomalies(held_out, _validation_dir(settings, dataset, category, seed), seed)
+    reviewed = tuple(Sample(path, "train", "good", None) for path in extra_normals)
     return EvaluationProtocol(
         dataset=dataset,
         category=category,
-        train=tuple(kept),
+        train=(*kept, *reviewed),
+        reviewed=reviewed,
         validation=tuple(held_out + pseudo),
         test=data.test,
         holdout_fraction=holdout_fraction,

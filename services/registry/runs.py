@@ -68,6 +68,14 @@ class RunMetrics:
     """Where an imported model came from (``services.registry.imports.ImportSource``); empty for runs trained here."""
     unavailable: dict[str, str] = field(default_factory=dict)
     """Metric name → why it is ``NaN`` (the test split has no labelled defect, no mask, …)."""
+    version: dict[str, Any] = field(default_factory=dict)
+    """A version learned from review decisions (``services.registry.versions.RunVersion``); empty for a trained run,
+    which is version 1."""
+
+    @property
+    def version_number(self) -> int:
+        """1 for a trained run, 2, 3, … for the versions learned from it."""
+        return int(self.version.get("number", 1))
 
     def to_json(self) -> str:
         """Pretty JSON text."""
@@ -261,7 +269,8 @@ def remove_stale_partials(settings: Settings) -> list[Path]:
 
 
 def list_runs(settings: Settings, dataset: str | None = None) -> list[Run]:
-    """Every complete run in the registry, newest first (partial folders being written are not runs)."""
+    """Every complete run in the registry, newest first (partial folders being written are not runs); of runs written
+    within the same second, the higher version first."""
     root = settings.registry_dir
     if not root.is_dir():
         return []
@@ -271,7 +280,7 @@ def list_runs(settings: Settings, dataset: str | None = None) -> list[Run]:
         if metrics_file.parts[len(root.parts)] in NON_RUN_FOLDERS or is_partial(folder) or not _has_model(folder):
             continue
         runs.append(Run(path=metrics_file.parent, record=RunMetrics.from_file(metrics_file)))
-    return sorted(runs, key=lambda run: run.record.created_at, reverse=True)
+    return sorted(runs, key=lambda run: (run.record.created_at, run.record.version_number), reverse=True)
 
 
 def latest_runs(settings: Settings, dataset: str | None = None) -> dict[tuple[str, str, str], Run]:

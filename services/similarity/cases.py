@@ -2,8 +2,10 @@
 drawn from its test image under the run's stored heatmap.
 
 Cases are the regions :func:`services.similarity.index.index_run` stored: their vectors live in the similarity store,
-their pixels in the dataset and their maps in the run's ``maps.npz``. A stored case's query vector is recomputed
-from those (the embedder is deterministic), so the store never has to hand vectors back.
+their pixels in the dataset and their maps in the run's ``maps.npz``. Defects confirmed in production
+(:mod:`services.similarity.production`) are cases too: their pixels in the records' image store, their maps beside
+the records. A stored case's query vector is recomputed from those (the embedder is deterministic), so the store
+never has to hand vectors back.
 """
 
 from __future__ import annotations
@@ -15,14 +17,16 @@ import cv2
 import numpy as np
 
 from services.data.images import load_image
-from services.postprocessing.regions import DefectRegion, region_mask
+from services.postprocessing.regions import CALIBRATED_THRESHOLD, DefectRegion, region_mask
 from services.postprocessing.visualization import draw_contours, overlay, resize_map
 from services.registry.runs import Run
 from services.settings import Settings
 from services.similarity.crop_embedder import Embedder, crop_region
 from services.similarity.index import StoredMaps, regions_of
+from services.similarity.production import CaseMap, case_map_path, read_case_map
 from services.similarity.residual_embedder import region_embedder_for
 from services.similarity.store import (
+    PRODUCTION,
     DefectVote,
     ItemPayload,
     SearchFilters,
@@ -99,13 +103,16 @@ class CaseLibrary:
         self.run = run
         self.store = store
         self.embedder = region_embedder_for(run, embedder)
+        self.settings = settings
         self.max_pixels = settings.max_image_pixels
         self.maps = StoredMaps.of(run)
         self._map_index = {path: i for i, path in enumerate(self.maps.image_paths)}
         self._thumbnails: dict[tuple[str, int], CaseThumbnail] = {}
 
     def case_pixels(self, payload: ItemPayload) -> tuple[np.ndarray, np.ndarray]:
-        """The case's test image (RGB) and its stored anomaly map at the image's resolution."""
+        """The case's image (RGB) and its stored anomaly map at the image's resolution."""
+        if payload.source == PRODUCTION:
+            return self._production_pixels(payload)
         try:
             relative = str(Path(payload.image_path).relative_to(self.run.record.dataset_root))
             small_map = self.maps.maps[self._map_index[relative]]
@@ -116,9 +123,25 @@ class CaseLibrary:
         rgb = load_image(Path(payload.image_path), max_pixels=self.max_pixels).rgb
         return rgb, resize_map(small_map.astype(np.float32), *rgb.shape[:2])
 
+    def _production_case(self, payload: ItemPayload) -> CaseMap:
+        """The kept map of a confirmed record."""
+        try:
+            return read_case_map(case_map_path(self.settings, payload.record_id))
+        except FileNotFoundError as exc:
+            raise CaseLookupError(
+                f"the map of record {payload.record_id} is gone: confirm the record again to restore its case"
+            ) from exc
+
+    def _production_pixels(self, payload: ItemPayload) -> tuple[np.ndarray, np.ndarray]:
+        """A confirmed record's image from the image store and its kept map."""
+        rgb = load_image(Path(payload.image_path), max_pixels=self.max_pixels).rgb
+        return rgb, self._production_case(payload).anomaly_map
+
     def case_region(self, payload: ItemPayload, anomaly_map: np.ndarray) -> DefectRegion:
-        """The indexed region of a stored case, recomputed from its map as indexing did."""
-        for region in regions_of(anomaly_map):
+        """The indexed region of a stored case, recomputed from its map as indexing (or confirming) did."""
+        production = payload.source == PRODUCTION
+        threshold = self._production_case(payload).threshold if production else CALIBRATED_THRESHOLD
+        for region in regions_of(anomaly_map, threshold):
             if region.id == payload.region_id:
                 return region
         raise CaseLookupError(

@@ -51,9 +51,9 @@ class StoredMaps:
         return cls(image_paths=[str(p) for p in data["image_paths"]], maps=data["maps"], scores=data["scores"])
 
 
-def regions_of(anomaly_map: np.ndarray) -> list[DefectRegion]:
-    """Regions above the calibrated threshold, or else the area around the map's peak."""
-    regions = extract_regions(anomaly_map, anomaly_map > CALIBRATED_THRESHOLD)
+def regions_of(anomaly_map: np.ndarray, threshold: float = CALIBRATED_THRESHOLD) -> list[DefectRegion]:
+    """Regions above ``threshold`` (default: the calibrated one), or else the area around the map's peak."""
+    regions = extract_regions(anomaly_map, anomaly_map > threshold)
     if regions:
         return regions
     peak = float(anomaly_map.max())
@@ -141,9 +141,12 @@ def embed_defect_images(run: Run, embedder: Embedder) -> list[EmbeddedImage]:
 def index_run(
     run: Run, store: SimilarityStore, embedder: Embedder, embedded: list[EmbeddedImage] | None = None
 ) -> IndexReport:
-    """Replace the run's points by the vectors of its anomalous test images and their on-defect regions (idempotent).
+    """Replace the run's test points by the vectors of its anomalous test images and their on-defect regions
+    (idempotent).
 
-    The run's earlier points are deleted first: a run retrained into the same folder may find other regions.
+    The run's earlier test points are deleted first: a run retrained into the same folder may find other regions.
+    Defects confirmed in production (:mod:`services.similarity.production`) are kept: they come from review decisions,
+    which re-indexing cannot redo.
     ``embedded``: the run's :func:`embed_defect_images`, when already computed.
     """
     embedded = embed_defect_images(run, embedder) if embedded is None else embedded
@@ -161,7 +164,8 @@ def index_run(
                 items.append(IndexedItem(vector=vector, payload=payload))
         image_payload = ItemPayload(**of_image, kind="image", score=image.score)
         items.append(IndexedItem(vector=entry.image_vector, payload=image_payload))
-    store.delete_run(record.dataset, record.model, record.category, record.run)
+    tested = SearchFilters(record.dataset, record.category, record.model, record.run, source="test")
+    store.delete(tested)
     store.upsert(items)
     regions = sum(i.payload.kind == "region" for i in items)
     found = sum(len(entry.image.regions) for entry in embedded)

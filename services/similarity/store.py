@@ -53,6 +53,10 @@ from services.settings import PREFIX, Settings, get_settings
 
 Kind = Literal["region", "image"]
 KINDS: tuple[str, ...] = get_args(Kind)
+Source = Literal["test", "production"]
+"""Where a point's defect is known from: the run's labelled test split, or an inspection an engineer confirmed."""
+SOURCES: tuple[str, ...] = get_args(Source)
+PRODUCTION: Source = "production"
 UNKNOWN_DEFECT = "unknown"
 """``defect_type`` of items without ground truth; never wins a :func:`vote_defect_type`."""
 COLLECTION_PREFIX = "anomalylens"
@@ -99,6 +103,9 @@ class ItemPayload:
     region_id: int = 0
     bbox: tuple[int, int, int, int] | None = None
     """``(x, y, width, height)`` of the region in image pixels."""
+    source: Source = "test"
+    record_id: str = ""
+    """The inspection record a ``production`` point was confirmed from; empty for ``test`` points."""
 
     def __post_init__(self) -> None:
         for name in ("dataset", "model", "category", "run"):
@@ -111,6 +118,10 @@ class ItemPayload:
             raise SimilarityInputError(f"region_id must be 0 (image) or positive, got {self.region_id}")
         if self.bbox is not None and len(self.bbox) != 4:
             raise SimilarityInputError(f"bbox must be (x, y, width, height), got {self.bbox}")
+        if self.source not in SOURCES:
+            raise SimilarityInputError(f"source={self.source!r} is not one of {', '.join(SOURCES)}")
+        if (self.source == PRODUCTION) != bool(self.record_id):
+            raise SimilarityInputError("a production point needs its record_id, and only a production point has one")
 
     @property
     def partition(self) -> Partition:
@@ -119,9 +130,9 @@ class ItemPayload:
 
     @property
     def point_id(self) -> str:
-        """Deterministic id: re-indexing the same region or image overwrites its point."""
+        """Deterministic id: re-indexing the same region or image (of the same record) overwrites its point."""
         parts = (self.dataset, self.model, self.run, self.image_path, self.kind, str(self.region_id))
-        return str(uuid.uuid5(ID_NAMESPACE, "\x1f".join(parts)))
+        return str(uuid.uuid5(ID_NAMESPACE, "\x1f".join(parts + ((self.record_id,) if self.record_id else ()))))
 
     def to_json(self) -> dict[str, Any]:
         """The Qdrant payload."""
@@ -194,8 +205,9 @@ class StoredItem:
 class SearchFilters:
     """Which points a search, count or browse considers; ``None`` means any value.
 
-    ``dataset``, ``model``, ``category``, ``run`` and ``kind`` choose collections; ``defect_type`` and
-    ``exclude_image_path`` (leave out the query's own image) are conditions on the payload.
+    ``dataset``, ``model``, ``category``, ``run`` and ``kind`` choose collections; ``defect_type``,
+    ``exclude_image_path`` (leave out the query's own image), ``source`` and ``record_id`` are conditions on the
+    payload (``source="test"`` also matches points stored before sources were recorded).
     """
 
     dataset: str | None = None
@@ -205,6 +217,8 @@ class SearchFilters:
     kind: str | None = None
     defect_type: str | None = None
     exclude_image_path: str | None = None
+    source: str | None = None
+    record_id: str | None = None
 
     def selects(self, partition: Partition) -> bool:
         """Whether the collection of ``partition`` is searched."""
@@ -215,17 +229,26 @@ class SearchFilters:
         """Whether a point of a selected collection passes the payload conditions."""
         if self.defect_type is not None and payload.defect_type != self.defect_type:
             return False
+        if self.source is not None and payload.source != self.source:
+            return False
+        if self.record_id is not None and payload.record_id != self.record_id:
+            return False
         return self.exclude_image_path is None or payload.image_path != self.exclude_image_path
 
     def payload_filter(self) -> models.Filter | None:
         """The payload conditions as a Qdrant filter, ``None`` when there are none."""
-        must = []
-        if self.defect_type is not None:
-            must.append(models.FieldCondition(key="defect_type", match=models.MatchValue(value=self.defect_type)))
+        must = [
+            models.FieldCondition(key=key, match=models.MatchValue(value=value))
+            for key, value in (("defect_type", self.defect_type), ("record_id", self.record_id))
+            if value is not None
+        ]
         must_not = []
         if self.exclude_image_path is not None:
             match = models.MatchValue(value=self.exclude_image_path)
             must_not.append(models.FieldCondition(key="image_path", match=match))
+        production = models.FieldCondition(key="source", match=models.MatchValue(value=PRODUCTION))
+        if self.source is not None:  # two sources: "test" is every point not confirmed in production
+            (must if self.source == PRODUCTION else must_not).append(production)
         if not must and not must_not:
             return None
         return models.Filter(must=must or None, must_not=must_not or None)
@@ -437,6 +460,19 @@ class SimilarityStore:
                 if len(page) >= limit:
                     break
         return page
+
+    def delete(self, filters: SearchFilters) -> int:
+        """Remove the points ``filters`` select, which must name a payload condition (a whole run: :meth:`delete_run`);
+        returns how many were removed."""
+        condition = filters.payload_filter()
+        if condition is None:
+            raise SimilarityInputError("delete needs a payload condition (source, record_id, …); use delete_run")
+        removed = 0
+        with self._session() as client:
+            for partition in self._partitions(filters):
+                removed += client.count(partition.collection, count_filter=condition, exact=True).count
+                client.delete(partition.collection, points_selector=models.FilterSelector(filter=condition), wait=True)
+        return removed
 
     def delete_run(self, dataset: str, model: str, category: str, run: str) -> int:
         """Remove every vector of one run (both kinds); returns how many points were removed."""

@@ -435,3 +435,48 @@ def test_concurrent_searches_and_upserts(embedded_settings: Settings) -> None:
     assert errors == []
     assert searches[0] > 20
     assert store.count(filters) > len(seeded)
+
+
+def _confirmed(items: list[IndexedItem], record_id: str) -> list[IndexedItem]:
+    """``items`` as defects confirmed in production on one record."""
+    return [IndexedItem(item.vector, replace(item.payload, source="production", record_id=record_id)) for item in items]
+
+
+def test_points_older_than_sources_count_as_test_and_delete_takes_one_record(
+    store: SimilarityStore, run_name: str
+) -> None:
+    tested = make_items(run_name, 3)  # 9 points, stored without a source
+    store.upsert(tested)
+    for collection in {item.payload.partition.collection for item in tested}:  # as written before sources existed
+        store._client.delete_payload(
+            collection, keys=["source", "record_id"], points=[i.payload.point_id for i in tested]
+        )
+    store.upsert(
+        _confirmed(make_items(run_name, 2, seed=1), "record-a")
+        + _confirmed(make_items(run_name, 1, seed=2), "record-b")
+    )
+    production = SearchFilters(run=run_name, source="production")
+    assert store.count(SearchFilters(run=run_name, source="test")) == 9
+    assert store.count(production) == 9
+    assert {item.payload.source for item in store.browse(SearchFilters(run=run_name, source="test"), limit=20)} == {
+        "test"
+    }
+    assert store.delete(replace(production, record_id="record-a")) == 6
+    assert store.count(production) == 3
+    assert store.count(SearchFilters(run=run_name, record_id="record-b")) == 3
+    assert store.count(SearchFilters(run=run_name)) == 12
+    with pytest.raises(SimilarityInputError, match="delete needs a payload condition"):
+        store.delete(SearchFilters(run=run_name))
+
+
+def test_a_production_point_needs_its_record_and_ids_differ_per_record() -> None:
+    payload = make_items("r", 1, 1)[0].payload
+    with pytest.raises(SimilarityInputError, match="a production point needs its record_id"):
+        replace(payload, source="production")
+    with pytest.raises(SimilarityInputError, match="only a production point has one"):
+        replace(payload, record_id="record-a")
+    with pytest.raises(SimilarityInputError, match="source='field' is not one of test, production"):
+        replace(payload, source="field")
+    first, second = (replace(payload, source="production", record_id=name) for name in ("a", "b"))
+    assert len({payload.point_id, first.point_id, second.point_id}) == 3
+    assert first.point_id == replace(payload, source="production", record_id="a").point_id
