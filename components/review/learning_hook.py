@@ -1,17 +1,9 @@
 """The learning loop's one entry point: the Review page calls :func:`on_decision` after every decision and undo.
 
-Interface (wired by the learning-loop services, issue #15 item 4):
-
-- ``on_decision(decision, record)`` receives the :class:`~services.records.review.ReviewDecision` as recorded and the
-  :class:`~services.records.record.InspectionRecord` it concerns. ``decision.standing`` is ``True`` for a new
-  decision and ``False`` once it is undone (``undone_at`` and ``undone_by`` set), so one callable does and undoes:
-  a confirmed defect (``decision.decision is Decision.DEFECT``, with ``decision.defect_type``) adds the record's
-  regions to the similar-defect library with ``source: production``; a false alarm on a PatchCore run adds the image
-  (``record.image_sha256``, bytes in the records' image store) to a new version of the run's memory bank; undo
-  removes either. EfficientAd's false alarms need no hook: its next training reads
-  :func:`services.records.review.false_alarm_images`.
-- It runs after the decision is committed, in the page's script thread; what it raises is shown as a warning and
-  logged, and the decision stays recorded.
+``on_decision(decision, record)`` applies the decision as recorded (``decision.standing`` is ``False`` once undone)
+through :func:`services.learning.review_loop.apply_decision` and shows what changed. It runs after the decision is
+committed, in the page's script thread; what it raises is shown as a warning and logged, and the decision stays
+recorded.
 """
 
 from __future__ import annotations
@@ -19,15 +11,24 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+import streamlit as st
+
+from components.shared import resources
+from services.learning.review_loop import apply_decision
 from services.records.record import InspectionRecord
 from services.records.review import ReviewDecision
+from services.settings import get_settings
 
 DecisionHook = Callable[[ReviewDecision, InspectionRecord], None]
 LOGGER = logging.getLogger("anomalylens.review")
 
 
 def on_decision(decision: ReviewDecision, record: InspectionRecord) -> None:
-    """Placeholder of the learning loop: nothing learns from a decision yet (see the module's interface)."""
+    """Let the tool learn from ``decision`` (or forget it, once undone) and say what changed."""
+    outcome = apply_decision(
+        decision, record, settings=get_settings(), store=resources.store(), embedder=resources.current_embedder()
+    )
+    st.toast(outcome.summary, icon=":material/school:")
 
 
 def notify(hook: DecisionHook, decision: ReviewDecision, record: InspectionRecord) -> str:

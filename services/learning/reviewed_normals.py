@@ -17,6 +17,8 @@ from pathlib import Path
 from services.data.categories import check_category_name
 from services.data.images import SUFFIX_FORMATS, load_image
 from services.records.image_store import ImageStore
+from services.records.review import false_alarm_images
+from services.records.store import RecordStore
 from services.settings import Settings
 
 REVIEWED = "_reviewed"
@@ -27,12 +29,12 @@ class ReviewedNormalsError(ValueError):
 
 
 def reviewed_normals(settings: Settings, category: str) -> list[str]:
-    """The sha256s of the images of ``category`` that reviews marked false alarm: the one place the CLI reads the
-    review decisions through; they are not recorded yet (issue #15, review queue)."""
-    raise ReviewedNormalsError(
-        f"review decisions are not available yet: --include-reviewed cannot list the false alarms of {category!r} "
-        f"(records database {settings.database_url or 'SQLite under ' + str(settings.records_dir)}); train without it"
-    )
+    """The sha256s of the images of ``category`` that reviews marked false alarm (standing decisions only)."""
+    store = RecordStore(settings)
+    try:
+        return false_alarm_images(store, category)
+    finally:
+        store.close()
 
 
 def _suffix(image_format: str) -> str:

@@ -13,7 +13,6 @@ import pytest
 from PIL import Image
 
 from services.cli import train as train_command
-from services.cli.commands import main
 from services.cli.train import ProductRequest, train_product
 from services.data.images import ImageInputError
 from services.data.layouts import open_category
@@ -25,9 +24,13 @@ from services.learning.reviewed_normals import (
     reviewed_normals,
 )
 from services.modeling.factory import profile_config
+from services.postprocessing.verdict import Verdict
 from services.records.image_store import ImageStore
-from services.settings import Settings, get_settings
+from services.records.review import Decision, decide, undo
+from services.records.store import RecordStore
+from services.settings import Settings
 from tests.reviewed_records import registry_settings
+from tests.services.records.sample_records import sample_record
 
 
 def _image(seed: int, image_format: str = "PNG") -> bytes:
@@ -106,15 +109,18 @@ def test_efficientad_trains_on_the_reviewed_normals_and_its_run_counts_them(
     assert protocol["n_train"] == build_protocol_for(data, dataset, settings).describe()["n_train"] + 2
 
 
-def test_include_reviewed_says_the_review_decisions_are_not_available_yet(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.setenv("ANOMALYLENS_REGISTRY", str(tmp_path / "models"))
-    get_settings.cache_clear()
-    board = _good_folder(tmp_path / "board")
-    assert main(["train", "--data", str(board), "--category", "board", "--include-reviewed"]) == 2
-    assert "review decisions are not available yet" in capsys.readouterr().err
-    assert not (tmp_path / "models").exists()  # nothing trained, nothing written
-    get_settings.cache_clear()
-    with pytest.raises(ReviewedNormalsError, match="'board'"):
-        reviewed_normals(Settings(registry_dir=tmp_path / "models"), "board")
+def test_reviewed_normals_are_the_false_alarms_of_the_product_with_a_standing_decision(tmp_path: Path) -> None:
+    settings = Settings(registry_dir=tmp_path / "models", data_root=tmp_path / "data")
+    records = {
+        name: sample_record(product=product, image_sha256=sha * 32, verdict=Verdict.NG)
+        for name, product, sha in (("kept", "board", "0a"), ("undone", "board", "0b"), ("other", "tile", "0c"))
+    }
+    store = RecordStore(settings)
+    try:
+        store.record(list(records.values()))
+        decided = {name: decide(store, r.id, Decision.FALSE_ALARM, reviewer="qa") for name, r in records.items()}
+        undo(store, decided["undone"].id, reviewer="qa")
+    finally:
+        store.close()
+    assert reviewed_normals(settings, "board") == ["0a" * 32]
+    assert reviewed_normals(settings, "moss") == []

@@ -1,0 +1,72 @@
+"""What a review decision changes, and what its undo puts back (issue #15, the learning loop).
+
+A confirmed defect joins its run's similar-defect library (``source: production``); a false alarm on a PatchCore run
+becomes the run's next version with the image in its memory bank; a false alarm on another model waits for that
+model's next training (``train --include-reviewed``). Undo removes the library points or the versions that learned
+the image, so the version before them is the product's default run again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services.learning.false_alarms import index_version, learn_false_alarms, undo_version
+from services.records.record import InspectionRecord
+from services.records.review import Decision, ReviewDecision
+from services.registry.runs import Run, list_runs
+from services.registry.versions import RunVersion
+from services.settings import Settings
+from services.similarity.crop_embedder import Embedder
+from services.similarity.production import add_confirmed_defect, record_run, remove_confirmed_defect
+from services.similarity.store import SimilarityStore
+
+MEMORY_BANK_MODEL = "patchcore"
+"""The model whose false alarms are learned at once, as patches added to a new version's memory bank."""
+
+
+@dataclass(frozen=True)
+class LearningOutcome:
+    """What a decision or its undo changed, in words for the person who made it."""
+
+    summary: str
+
+
+def apply_decision(
+    decision: ReviewDecision,
+    record: InspectionRecord,
+    *,
+    settings: Settings,
+    store: SimilarityStore,
+    embedder: Embedder,
+) -> LearningOutcome:
+    """Apply ``decision`` on ``record`` (or undo it, once it is no longer standing) to the library or the run."""
+    if decision.decision is Decision.DEFECT:
+        if decision.standing:
+            add_confirmed_defect(record, decision.defect_type or "", settings=settings, store=store, embedder=embedder)
+            return LearningOutcome(f"Added to the similar-defect library as {decision.defect_type}.")
+        removed = remove_confirmed_defect(record.id, settings=settings, store=store)
+        return LearningOutcome(f"Removed from the similar-defect library ({removed} regions).")
+    if record.model != MEMORY_BANK_MODEL:
+        verb = "Kept" if decision.standing else "No longer kept"
+        return LearningOutcome(f"{verb} as a normal image for the next training (train --include-reviewed).")
+    if decision.standing:
+        run = record_run(record, settings)
+        learned = learn_false_alarms(run, [record.image_sha256], settings, progress=lambda _: None)
+        index_version(learned.run, settings, store, embedder)
+        return LearningOutcome(f"Learned as a normal part: new run version {learned.run.record.run}.")
+    undone = _versions_that_learned(record, settings)
+    for version in undone:
+        undo_version(version, store)
+    names = ", ".join(version.record.run for version in undone) or "none"
+    return LearningOutcome(f"Run versions that had learned the image removed: {names}.")
+
+
+def _versions_that_learned(record: InspectionRecord, settings: Settings) -> list[Run]:
+    """The versions of ``record``'s product and model whose memory bank holds its image, newest first."""
+    found = []
+    for run in list_runs(settings):
+        version = RunVersion.of_record(run.record)
+        same = run.record.model == record.model and run.record.category == record.product
+        if same and version is not None and record.image_sha256 in version.learned_images:
+            found.append((version.number, run))
+    return [run for _, run in sorted(found, key=lambda pair: pair[0], reverse=True)]
