@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from services.learning.false_alarms import index_version, learn_false_alarms, undo_version
 from services.records.record import InspectionRecord
 from services.records.review import Decision, ReviewDecision
-from services.registry.runs import Run, list_runs
-from services.registry.versions import RunVersion
+from services.registry.runs import Run, load_run
+from services.registry.versions import base_name, learned_images, version_numbers
 from services.settings import Settings
 from services.similarity.crop_embedder import Embedder
 from services.similarity.production import add_confirmed_defect, record_run, remove_confirmed_defect
@@ -45,7 +45,7 @@ def apply_decision(
             add_confirmed_defect(record, decision.defect_type or "", settings=settings, store=store, embedder=embedder)
             return LearningOutcome(f"Added to the similar-defect library as {decision.defect_type}.")
         removed = remove_confirmed_defect(record.id, settings=settings, store=store)
-        return LearningOutcome(f"Removed from the similar-defect library ({removed} regions).")
+        return LearningOutcome(f"Removed from the similar-defect library ({removed} points).")
     if record.model != MEMORY_BANK_MODEL:
         verb = "Kept" if decision.standing else "No longer kept"
         return LearningOutcome(f"{verb} as a normal image for the next training (train --include-reviewed).")
@@ -54,19 +54,15 @@ def apply_decision(
         learned = learn_false_alarms(run, [record.image_sha256], settings, progress=lambda _: None)
         index_version(learned.run, settings, store, embedder)
         return LearningOutcome(f"Learned as a normal part: new run version {learned.run.record.run}.")
-    undone = _versions_that_learned(record, settings)
+    undone = _versions_that_learned(record_run(record, settings), record.image_sha256)
     for version in undone:
         undo_version(version, store)
     names = ", ".join(version.record.run for version in undone) or "none"
     return LearningOutcome(f"Run versions that had learned the image removed: {names}.")
 
 
-def _versions_that_learned(record: InspectionRecord, settings: Settings) -> list[Run]:
-    """The versions of ``record``'s product and model whose memory bank holds its image, newest first."""
-    found = []
-    for run in list_runs(settings):
-        version = RunVersion.of_record(run.record)
-        same = run.record.model == record.model and run.record.category == record.product
-        if same and version is not None and record.image_sha256 in version.learned_images:
-            found.append((version.number, run))
-    return [run for _, run in sorted(found, key=lambda pair: pair[0], reverse=True)]
+def _versions_that_learned(run: Run, image_sha256: str) -> list[Run]:
+    """The versions of ``run``'s trained run whose memory bank holds the image, newest first."""
+    folder, base = run.path.parent, base_name(run)
+    versions = [load_run(folder / f"{base}_v{number}") for number in reversed(version_numbers(folder, base))]
+    return [version for version in versions if image_sha256 in learned_images(version)]
