@@ -68,9 +68,13 @@ def registry_env(
 @pytest.fixture
 def registry_copy(registry_env: PageRegistry, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """A copy of the fixture registry that the settings point at, for a test that damages it (the shared one's
-    Qdrant store stays open in this process)."""
+    Qdrant store stays open in this process); without the records other tests kept there, so what it records is
+    written afresh."""
     registry = tmp_path / "models"
-    shutil.copytree(registry_env.registry_dir, registry)
+    top = str(registry_env.registry_dir)
+    shutil.copytree(
+        registry_env.registry_dir, registry, ignore=lambda folder, _: {"records"} if folder == top else set()
+    )
     monkeypatch.setenv("ANOMALYLENS_REGISTRY", str(registry))
     get_settings.cache_clear()
     return registry

@@ -73,7 +73,8 @@ def test_inspect_judges_at_the_budgets_thresholds_with_its_evidence_until_the_sl
     assert not app.exception
     judged = _calibrations(0.2)["patchcore"]
     (score,) = (metric for metric in app.metric if metric.label == "Anomaly score")
-    assert score.proto.help == f"Verdict threshold: {judged.image_threshold:.2f}"
+    threshold = f"{judged.image_threshold:.2f}"
+    assert score.proto.help.startswith(f"OK at or below {threshold}, NG above {threshold}")
     (line,) = (caption for caption in app.caption if caption.value.startswith("Threshold for a "))
     assert line.value == evidence_line(judged, 0.2)
     assert "20 % false-alarm budget · rests on " in line.value and "evidence supports ≤ " in line.value
@@ -89,4 +90,4 @@ def test_inspect_judges_at_the_budgets_thresholds_with_its_evidence_until_the_sl
         for caption in app.caption
     )
     assert not app.warning
-    assert app.metric[0].proto.help == "Verdict threshold: 0.30"
+    assert app.metric[0].proto.help.startswith("OK at or below 0.30, NG above 0.30")
