@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.learning.false_alarms import index_version, learn_false_alarms, undo_version
+from services.modeling.model_table import PATCHCORE
 from services.records.record import InspectionRecord
 from services.records.review import Decision, ReviewDecision
 from services.registry.runs import Run, load_run
@@ -19,9 +20,6 @@ from services.settings import Settings
 from services.similarity.crop_embedder import Embedder
 from services.similarity.production import add_confirmed_defect, record_run, remove_confirmed_defect
 from services.similarity.store import SimilarityStore
-
-MEMORY_BANK_MODEL = "patchcore"
-"""The model whose false alarms are learned at once, as patches added to a new version's memory bank."""
 
 
 @dataclass(frozen=True)
@@ -46,7 +44,7 @@ def apply_decision(
             return LearningOutcome(f"Added to the similar-defect library as {decision.defect_type}.")
         removed = remove_confirmed_defect(record.id, settings=settings, store=store)
         return LearningOutcome(f"Removed from the similar-defect library ({removed} points).")
-    if record.model != MEMORY_BANK_MODEL:
+    if record.model != PATCHCORE.name:  # only a memory bank learns a false alarm at once, as a new run version
         verb = "Kept" if decision.standing else "No longer kept"
         return LearningOutcome(f"{verb} as a normal image for the next training (train --include-reviewed).")
     if decision.standing:
