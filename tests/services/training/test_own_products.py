@@ -21,6 +21,7 @@ from services.modeling.factory import profile_config
 from services.modeling.model_config import concrete
 from services.registry import runs as registry
 from services.registry.artefacts import no_known_defects_reason, read_curves, scored_samples
+from services.registry.normal_scores import LEAVE_GROUP_OUT, VALIDATION, VALIDATION_OUT_OF_GROUP
 from services.registry.report import results_rows, to_markdown
 from services.settings import Settings
 from services.similarity.crop_embedder import Embedder
@@ -157,7 +158,8 @@ def test_good_only_product_trains_calibrates_and_reports_why_metrics_are_missing
     assert record.unavailable == dict.fromkeys(IMAGE_METRICS + PIXEL_METRICS, NO_DEFECTS)
     assert all(np.isnan(record.metrics[key]) for key in IMAGE_METRICS + PIXEL_METRICS)
     assert all(np.isfinite(value) for value in record.thresholds.values())
-    assert record.protocol["calibration"]["sources"]["held-out validation normals"] == 2
+    sources = record.protocol["calibration"]["sources"]
+    assert sources[VALIDATION_OUT_OF_GROUP if LEAVE_GROUP_OUT in sources else VALIDATION] == 2
     assert json.loads((own.good_only.path / registry.CURVES).read_text()) == {}
     assert [row["defect_type"] for row in _predictions(own.good_only)] == ["good"] * 3
     assert registry.manifest_status(own.good_only.path) == "ok"
