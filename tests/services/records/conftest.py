@@ -11,6 +11,7 @@ import os
 import subprocess
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -42,21 +43,44 @@ def postgres_ctl(action: str) -> None:
     subprocess.run([_required(POSTGRES_CTL_ENV), action], check=True, capture_output=True, timeout=60)
 
 
+@contextmanager
+def fresh_postgres_database() -> Iterator[str]:
+    """A database of its own on the PostgreSQL test server, created empty and dropped afterwards."""
+    admin_url = _required(POSTGRES_URL_ENV)
+    name = f"records_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 @pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty database: a SQLite file in a fresh folder, or a fresh database on the PostgreSQL test server."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'database' / 'records.db'}"
         return
-    admin_url = _required(POSTGRES_URL_ENV)
-    name = f"records_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with fresh_postgres_database() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    """The PostgreSQL test server's URL, checked once per session: a test that names it first skips (or fails under
+    CI) before its other session fixtures are built."""
+    return _required(POSTGRES_URL_ENV)
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A fresh empty database on the PostgreSQL test server only (for what SQLite is not meant to serve)."""
+    with fresh_postgres_database() as url:
+        yield url
 
 
 @pytest.fixture
