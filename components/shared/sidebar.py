@@ -12,10 +12,13 @@ from components.shared.style import dataset_label, model_label
 from services.modeling.model_table import MODEL_NAMES
 from services.registry.integrity import usable_runs
 from services.registry.runs import Run, latest_runs, sorted_categories
+from services.registry.versions import lineage, version_label
 from services.settings import get_settings
 
 SELECTION_KEY = "_selection"
 BOTH = "both"
+NEWEST = "newest"
+"""The version picker's first choice: whatever version is newest now, so a version learned later is taken up."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,26 @@ def keep_valid(key: str, options: list[str]) -> None:
         st.session_state[key] = options[0]
 
 
+def _picked_version(model: str, newest: Run) -> Run:
+    """``newest``, or an earlier version of its run picked in the sidebar (offered where the run has versions learned
+    from reviews: each stays selectable, and picking the one before a false alarm undoes it for this session)."""
+    usable, _ = usable_runs({run.record.run: run for run in lineage(newest)})
+    if len(usable) < 2:
+        return newest
+    older = {name: run for name, run in usable.items() if name != newest.record.run}
+    options = [NEWEST, *older]
+    key = f"version_{model}"
+    keep_valid(key, options)
+    chosen = st.selectbox(
+        f"{model_label(model)} version",
+        options,
+        format_func=lambda name: f"{version_label(newest)} (newest)" if name == NEWEST else version_label(older[name]),
+        key=key,
+        help="Versions learned from false alarms on the Review page, newest first; each stays selectable.",
+    )
+    return newest if chosen == NEWEST else older[chosen]
+
+
 def render() -> Selection | None:
     """Draw the pickers and run cards; ``None`` when the registry holds no usable run. A run whose model files
     changed after it was written is not offered; the sidebar says which and why."""
@@ -76,7 +99,7 @@ def render() -> Selection | None:
         keep_valid("model", choices)
         choice = st.radio("Model", choices, format_func=_choice_label, key="model")
         models = available if choice == BOTH else [choice]
-        runs = {model: dataset_runs[(model, category)] for model in models}
+        runs = {model: _picked_version(model, dataset_runs[(model, category)]) for model in models}
         st.caption("Runs in use")
         for run in runs.values():
             render_run_card(run)

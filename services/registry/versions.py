@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from services.registry.runs import PARTIAL_MARK, Run, RunMetrics
+from services.registry.runs import PARTIAL_MARK, Run, RunMetrics, load_run
 
 VERSION_SUFFIX = re.compile(r"_v([0-9]+)$")
 LOCK_FILE = ".versions.lock"
@@ -82,6 +82,28 @@ def version_numbers(folder: Path, base: str) -> list[int]:
         if found and path.name == f"{base}_v{found.group(1)}" and PARTIAL_MARK not in path.name:
             numbers.append(int(found.group(1)))
     return sorted(numbers)
+
+
+def lineage(run: Run) -> list[Run]:
+    """Every complete version of ``run``'s trained run, newest first, ending with the trained run (where it is still
+    there): what a user may pick instead of the newest, e.g. to go back to the version before a false alarm."""
+    folder, base = run.path.parent, base_name(run)
+    found = []
+    for path in [*(folder / f"{base}_v{number}" for number in reversed(version_numbers(folder, base))), folder / base]:
+        try:
+            found.append(load_run(path))
+        except (ValueError, OSError):  # removed meanwhile (an undo) or unreadable: not offered
+            continue
+    return found
+
+
+def version_label(run: Run) -> str:
+    """``v3 · 2 images learned`` for a version, ``v1 · as trained`` for a trained run."""
+    version = RunVersion.of_record(run.record)
+    if version is None:
+        return "v1 · as trained"
+    count = len(version.learned_images)
+    return f"v{version.number} · {count} image{'s' if count != 1 else ''} learned"
 
 
 @contextmanager
