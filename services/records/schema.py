@@ -39,6 +39,7 @@ class InspectionRow(Base):
     __table_args__ = (
         CheckConstraint(f"verdict IN ({VERDICTS})", name="verdict"),
         Index("ix_inspection_records_product_model", "product", "model"),
+        Index("ix_inspection_records_recorded_at_verdict_foreign_part", "recorded_at", "verdict", "foreign_part"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

@@ -41,10 +41,10 @@ def test_migrations_from_an_empty_database_create_the_tables_at_the_head_revisio
     assert current_revision(engine) is None
     assert "inspection_records" not in inspect(engine).get_table_names()
     migrate(engine)
-    assert current_revision(engine) == head_revision() == "0002"
+    assert current_revision(engine) == head_revision() == "0003"
     assert {"inspection_records", "review_decisions", "alembic_version"} <= set(inspect(engine).get_table_names())
     migrate(engine)  # a second run finds nothing to do
-    assert current_revision(engine) == "0002"
+    assert current_revision(engine) == "0003"
     engine.dispose()
 
 
@@ -61,10 +61,29 @@ def test_a_database_at_0001_keeps_its_records_when_migrated_to_the_review_decisi
     assert current_revision(engine) == "0001"
     assert "review_decisions" not in inspect(engine).get_table_names()
     migrate(engine)
-    assert current_revision(engine) == "0002"
+    assert current_revision(engine) == "0003"
     with engine.connect() as connection:
         rows = connection.execute(InspectionRow.__table__.select()).mappings().all()
     assert [InspectionRecord.from_row(dict(row)) for row in rows] == [kept]
+    engine.dispose()
+
+
+def test_the_trend_index_is_added_to_a_database_at_0002_and_dropped_again(database_url: str) -> None:
+    engine = create_records_engine(resolved_url(Settings(database_url=database_url)))
+    prepare_folder(engine.url)
+    config = alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0002")
+    name = "ix_inspection_records_recorded_at_verdict_foreign_part"
+    assert name not in {index["name"] for index in inspect(engine).get_indexes("inspection_records")}
+    migrate(engine)
+    (index,) = [index for index in inspect(engine).get_indexes("inspection_records") if index["name"] == name]
+    assert index["column_names"] == ["recorded_at", "verdict", "foreign_part"]
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0002")
+    assert name not in {index["name"] for index in inspect(engine).get_indexes("inspection_records")}
     engine.dispose()
 
 
@@ -79,10 +98,10 @@ def test_the_orm_metadata_matches_the_migrated_schema(database_url: str) -> None
 def test_the_schema_check_sees_a_column_the_migrations_lack(tmp_path: Path) -> None:
     engine = _migrated(f"sqlite:///{tmp_path / 'records.db'}")
     with engine.begin() as connection:
-        connection.execute(text("ALTER TABLE inspection_records DROP COLUMN foreign_part"))
+        connection.execute(text("ALTER TABLE inspection_records DROP COLUMN neighbour_vote"))
         differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     engine.dispose()
-    assert [(kind, column.name) for kind, _schema, _table, column in differences] == [("add_column", "foreign_part")]
+    assert [(kind, column.name) for kind, _schema, _table, column in differences] == [("add_column", "neighbour_vote")]
 
 
 def test_sqlite_defaults_to_a_file_under_the_registry_in_wal_mode_with_a_busy_timeout(tmp_path: Path) -> None:
