@@ -20,6 +20,7 @@ RECENT = 20
 app_shell.ensure_app()
 
 st.title("Review")
+outcome.render()  # first: a decision the database did not take is said even while the queue cannot be read
 store = resources.record_store()
 try:
     product = queue_controls.render(filter_choices(store).products)
@@ -29,7 +30,6 @@ try:
 except (SQLAlchemyError, OSError) as exc:
     records_unavailable.render(exc)
     st.stop()
-outcome.render()
 waiting = sum(counts.values())
 if queue:
     listed = f" (the newest {len(queue)} listed)" if len(queue) < waiting else ""

@@ -6,13 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import streamlit as st
-from sqlalchemy.exc import SQLAlchemyError
 
 from components.review import outcome, queue_controls
 from components.review.learning_hook import DecisionHook, notify
 from components.shared import resources
 from services.records.record import InspectionRecord
 from services.records.review import MAX_DEFECT_TYPE, MAX_NOTE, Decision, ReviewError, decide
+from services.records.store import UNAVAILABLE
 
 NEW_TYPE = "Another type (type it)…"
 
@@ -53,10 +53,10 @@ def _submit(record: InspectionRecord, keys: FormKeys, on_decision: DecisionHook)
             note=str(st.session_state.get(keys.note, "")),
         )
     except ReviewError as exc:
-        outcome.remember("error", f"Not recorded: {exc}.")
+        outcome.refused("recorded", exc)
         return
-    except SQLAlchemyError as exc:
-        outcome.remember("error", f"Not recorded: the records database cannot be written ({type(exc).__name__}).")
+    except UNAVAILABLE as exc:
+        outcome.unavailable("recorded", "record the decision again", exc)
         return
     kind = f" ({made.defect_type})" if made.defect_type else ""
     outcome.remember(

@@ -4,13 +4,13 @@ returns to the queue, and the learning hook is told)."""
 from __future__ import annotations
 
 import streamlit as st
-from sqlalchemy.exc import SQLAlchemyError
 
 from components.review import outcome, queue_controls
 from components.review.learning_hook import DecisionHook, notify
 from components.shared import resources
 from components.shared.style import plain_text
 from services.records.review import ReviewDecision, ReviewError, undo
+from services.records.store import UNAVAILABLE
 
 TIME_FORMAT = "%Y-%m-%d %H:%M UTC"
 
@@ -22,10 +22,10 @@ def _undo(decision: ReviewDecision, on_decision: DecisionHook) -> None:
         undone = undo(store, decision.id, reviewer=queue_controls.reviewer())
         record = store.get(undone.record_id)
     except ReviewError as exc:
-        outcome.remember("error", f"Not undone: {exc}.")
+        outcome.refused("undone", exc)
         return
-    except SQLAlchemyError as exc:
-        outcome.remember("error", f"Not undone: the records database cannot be written ({type(exc).__name__}).")
+    except UNAVAILABLE as exc:
+        outcome.unavailable("undone", "undo it again", exc)
         return
     name = record.image_name if record is not None else undone.record_id
     outcome.remember("success", f"Undone: the {undone.decision.label} on {name}; the record is back in the queue.")

@@ -18,6 +18,21 @@ def remember(kind: Kind, text: str) -> None:
     st.session_state.setdefault(OUTCOME_KEY, []).append((kind, text))
 
 
+def refused(action: str, exc: Exception) -> None:
+    """Keep why a decision or undo was refused (``action``: ``recorded``, ``undone``)."""
+    remember("error", f"Not {action}: {exc}.")
+
+
+def unavailable(action: str, again: str, exc: Exception) -> None:
+    """Keep that the records database did not take a decision or undo: unlike inspections, decisions are not kept
+    locally to be written later, so the reviewer is told to do ``again`` once the database is back."""
+    remember(
+        "error",
+        f"Not {action}: the records database is unavailable ({type(exc).__name__}), and decisions are not kept "
+        f"locally; {again} once it is back.",
+    )
+
+
 def render() -> None:
     """Show and forget the kept messages."""
     for kind, text in st.session_state.pop(OUTCOME_KEY, []):

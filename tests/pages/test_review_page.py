@@ -122,3 +122,31 @@ def test_an_empty_queue_says_nothing_waits(empty_env: Path, app: AppTest) -> Non
     assert not app.exception
     assert any("Nothing waits for review" in success.value for success in app.success)
     assert any(caption.value == "No decision yet." for caption in app.caption)
+
+
+def test_a_decision_the_database_does_not_take_is_said_plainly_and_nothing_is_recorded(
+    queued: dict[str, InspectionRecord],
+    app: AppTest,
+    hook_calls: list[tuple[ReviewDecision, InspectionRecord]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _review(app)
+    ng = queued["ng"]
+    app.selectbox(key="review_open").set_value(ng.id).run()
+    app.radio(key=f"decide__{ng.id}__decision").set_value(Decision.FALSE_ALARM.value).run()
+    database = get_settings().database_url
+    monkeypatch.setenv("ANOMALYLENS_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/records")  # nothing there
+    get_settings.cache_clear()
+    app.button(key=f"decide__{ng.id}__submit").click().run()
+    assert not app.exception
+    assert app.error[0].value == (
+        "Not recorded: the records database is unavailable (OperationalError), and decisions are not kept locally; "
+        "record the decision again once it is back."
+    )
+    assert hook_calls == []
+    monkeypatch.setenv("ANOMALYLENS_DATABASE_URL", database)
+    get_settings.cache_clear()
+    app.run()
+    assert not app.error
+    assert _decisions() == []
+    assert _queue(app) == ["<b>ng</b>.png", "rv.png"], "the record still waits for its decision"
