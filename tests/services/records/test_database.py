@@ -27,6 +27,17 @@ from services.settings import Settings
 from tests.services.records.sample_records import sample_record
 
 
+def _at_revision(url: str, revision: str) -> Engine:
+    """An engine on the database at ``url`` migrated up to ``revision`` only."""
+    engine = create_records_engine(resolved_url(Settings(database_url=url)))
+    prepare_folder(engine.url)
+    config = alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+    return engine
+
+
 def _migrated(url: str) -> Engine:
     settings = Settings(database_url=url)
     engine = create_records_engine(resolved_url(settings))
@@ -49,12 +60,7 @@ def test_migrations_from_an_empty_database_create_the_tables_at_the_head_revisio
 
 
 def test_a_database_at_0001_keeps_its_records_when_migrated_to_the_review_decisions(database_url: str) -> None:
-    engine = create_records_engine(resolved_url(Settings(database_url=database_url)))
-    prepare_folder(engine.url)
-    config = alembic_config()
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0001")
+    engine = _at_revision(database_url, "0001")
     kept = sample_record()
     with engine.begin() as connection:
         connection.execute(InspectionRow.__table__.insert().values(**kept.to_row()))
@@ -69,17 +75,13 @@ def test_a_database_at_0001_keeps_its_records_when_migrated_to_the_review_decisi
 
 
 def test_the_trend_index_is_added_to_a_database_at_0002_and_dropped_again(database_url: str) -> None:
-    engine = create_records_engine(resolved_url(Settings(database_url=database_url)))
-    prepare_folder(engine.url)
-    config = alembic_config()
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0002")
+    engine = _at_revision(database_url, "0002")
     name = "ix_inspection_records_recorded_at_verdict_foreign_part"
     assert name not in {index["name"] for index in inspect(engine).get_indexes("inspection_records")}
     migrate(engine)
     (index,) = [index for index in inspect(engine).get_indexes("inspection_records") if index["name"] == name]
     assert index["column_names"] == ["recorded_at", "verdict", "foreign_part"]
+    config = alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.downgrade(config, "0002")
