@@ -25,8 +25,8 @@ def _open_first_page() -> None:
     st.switch_page(PAGES[0])
 
 
+# The default page (served at `/`): every visible page has a URL of its own, so any of them can be bookmarked.
 LANDING = st.Page(_open_first_page, title="AnomalyLens", url_path="start", default=True, visibility="hidden")
-"""The default page (served at ``/``): every visible page has a URL of its own, so any of them can be bookmarked."""
 
 with app_shell.app_run():
     st.set_page_config(page_title="AnomalyLens", page_icon=":material/troubleshoot:", layout="wide")

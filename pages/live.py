@@ -11,8 +11,7 @@ from components.shared.style import plain_text
 app_shell.ensure_app()
 
 REFRESH_S = 2.0
-SHOWN = 12
-"""Cards in the grid of the newest files."""
+SHOWN = 12  # cards in the grid of the newest files
 
 selection = sidebar.current()
 st.title("Live")

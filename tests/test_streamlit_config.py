@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import sys
 import tomllib
 
@@ -49,3 +50,26 @@ def test_serve_sets_streamlits_upload_limit_from_the_settings(monkeypatch: pytes
 def test_make_run_starts_the_app_through_serve() -> None:
     run_target = (PROJECT_ROOT / "Makefile").read_text().split("\nrun:", 1)[1].split("\n\n", 1)[0]
     assert "-m services.cli serve" in run_target and "streamlit run" not in run_target
+
+
+def _bare_strings(statements: list[ast.stmt], top: bool) -> list[int]:
+    """Lines of string expressions Streamlit's magic would draw: every one outside a docstring's place."""
+    found = []
+    for index, statement in enumerate(statements):
+        if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            continue
+        value = statement.value if isinstance(statement, ast.Expr) else None
+        if isinstance(value, ast.Constant) and isinstance(value.value, str) and not (top and index == 0):
+            found.append(statement.lineno)
+        for field in ("body", "orelse", "finalbody"):
+            found += _bare_strings(getattr(statement, field, []), top=False)
+    return found
+
+
+@pytest.mark.parametrize(
+    "script", ["app.py", *sorted(f"pages/{path.name}" for path in (PROJECT_ROOT / "pages").glob("*.py"))]
+)
+def test_no_script_holds_a_bare_string_that_streamlit_would_draw(script: str) -> None:
+    """Streamlit's magic writes every bare string of a script onto the page (an attribute docstring showed on every
+    page): only the module docstring may stand alone."""
+    assert _bare_strings(ast.parse((PROJECT_ROOT / script).read_text()).body, top=True) == []
