@@ -9,6 +9,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from services.modeling.model_table import PATCHCORE
@@ -17,6 +18,8 @@ from services.records.store import RecordStore
 from services.settings import PROJECT_ROOT
 from tests.conftest import TinyRegistry
 from tests.reviewed_records import copy_run, registry_settings
+
+pytestmark = pytest.mark.slow
 
 STATIONS = ("station-a", "station-b")
 IMAGES_PER_STATION = 6
