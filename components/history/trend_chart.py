@@ -3,20 +3,26 @@ parts left out."""
 
 from __future__ import annotations
 
+import math
+
 import plotly.graph_objects as go
 import streamlit as st
 
 from components.shared.style import DEFECT_COLOUR, chart_config, style_chart
-from services.records.history import HOUR, TrendBucket
+from services.records.history import DAY, HOUR, TrendBucket
 
 REVIEW_COLOUR = "#f59e0b"
 
 
 def build_figure(buckets: list[TrendBucket]) -> go.Figure:
-    """NG rate (%) as a line on the left axis, REVIEW count as bars on the right, one point per bucket."""
+    """NG rate (%) as a line on the left axis, REVIEW count as bars on the right, one point per bucket; the time axis
+    spans half a bucket either side (a single bucket would otherwise be zoomed to fractions of a millisecond), the
+    count axis whole numbers."""
     hourly = len(buckets) > 1 and buckets[1].start - buckets[0].start == HOUR
     unit = "hour" if hourly or len(buckets) == 1 else "day"
+    size = HOUR if unit == "hour" else DAY
     times = [bucket.start for bucket in buckets]
+    most_review = max(bucket.review for bucket in buckets)
     figure = go.Figure()
     figure.add_bar(
         x=times,
@@ -40,8 +46,15 @@ def build_figure(buckets: list[TrendBucket]) -> go.Figure:
     )
     figure.update_layout(
         yaxis={"title": "NG rate (%)", "rangemode": "tozero"},
-        yaxis2={"title": "REVIEW", "overlaying": "y", "side": "right", "rangemode": "tozero", "showgrid": False},
-        xaxis={"title": f"per {unit} (UTC)"},
+        yaxis2={
+            "title": "REVIEW",
+            "overlaying": "y",
+            "side": "right",
+            "range": [0, max(1, most_review) * 1.1],
+            "dtick": max(1, math.ceil(most_review / 5)),
+            "showgrid": False,
+        },
+        xaxis={"title": f"per {unit} (UTC)", "range": [times[0] - size / 2, times[-1] + size / 2]},
         hovermode="x unified",
     )
     return style_chart(figure, f"NG rate and REVIEW count per {unit}")
