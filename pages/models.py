@@ -6,9 +6,10 @@ from __future__ import annotations
 import streamlit as st
 
 from components.models import calibration_table, import_form, registry_table, train_help
-from components.shared import app_shell, false_alarm_budget
+from components.shared import app_shell, false_alarm_budget, page_access
 
 app_shell.ensure_app()
+page_access.require("models")
 
 st.title("Models")
 registry_table.render()
