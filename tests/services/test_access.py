@@ -7,8 +7,8 @@ import pytest
 from services.access import (
     NEEDED,
     AccessDeniedError,
-    Action,
     ActingUser,
+    Action,
     Role,
     local_user,
     require,

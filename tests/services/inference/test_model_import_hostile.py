@@ -13,7 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
-from services.access import local_user
+from services.access import AccessDeniedError, ActingUser, Role, local_user
 from services.inference.model_import import ImportRequest, import_run
 from services.registry.imports import ModelImportError
 from services.registry.runs import list_runs
@@ -90,5 +90,16 @@ def test_a_hostile_product_name_is_refused_before_the_file_is_read(
             progress=lambda _: None,
             user=local_user(),
         )
+    assert not marker.exists()
+    assert not settings.registry_dir.exists()
+
+
+def test_an_operator_may_not_import_and_the_file_is_never_read(settings: Settings, tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    _malicious_export(tmp_path / "evil.pt", marker)
+    operator = ActingUser("olga", Role.OPERATOR, signed_in=True)
+    request = ImportRequest(file=tmp_path / "evil.pt", category="pcb", trust=True)
+    with pytest.raises(AccessDeniedError, match=r"^olga \(operator\) may not import models or datasets"):
+        import_run(request, settings, progress=lambda _: None, user=operator)
     assert not marker.exists()
     assert not settings.registry_dir.exists()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from services.access import local_user
+from services.access import AccessDeniedError, ActingUser, Role, local_user
 from services.jobs import commands, runner
 from services.registry.runs import list_runs
 from services.settings import Settings
@@ -97,3 +97,18 @@ def test_demo_background_starts_one_build_and_returns_at_once(
         assert runner.cancel_job(get_settings(), job.id, user=local_user()).state == "cancelled"
     finally:
         get_settings.cache_clear()
+
+
+def test_an_operator_may_not_start_training_the_demo_build_or_cancel_a_job(settings: Settings, tmp_path: Path) -> None:
+    operator = ActingUser("olga", Role.OPERATOR, signed_in=True)
+    request = commands.TrainRequest(tmp_path, "pcb", "folder", ("patchcore",), "demo")
+    with pytest.raises(AccessDeniedError, match=r"^olga \(operator\) may not train or cancel training"):
+        commands.start_training(settings, request, user=operator)
+    with pytest.raises(AccessDeniedError, match="needs the engineer role"):
+        commands.start_demo_build(settings, user=operator)
+    assert runner.list_jobs(settings) == []
+    job = commands.start_demo_build(settings, user=ActingUser("emil", Role.ENGINEER, signed_in=True))
+    with pytest.raises(AccessDeniedError, match="olga"):
+        runner.cancel_job(settings, job.id, user=operator)
+    assert runner.list_jobs(settings)[0].active
+    assert runner.cancel_job(settings, job.id, user=local_user()).state == "cancelled"

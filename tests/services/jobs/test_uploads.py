@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from services.access import local_user
+from services.access import AccessDeniedError, ActingUser, Role, local_user
 from services.jobs.uploads import UploadError, extract_dataset_zip
 from services.settings import Settings
 
@@ -88,3 +88,10 @@ def test_a_bad_name_a_duplicate_and_a_non_zip_are_refused(settings: Settings) ->
     extract_dataset_zip(settings, "pcb", _zip({"a.jpg": b"x"}), user=local_user())
     with pytest.raises(UploadError, match="an upload named 'pcb' already exists"):
         extract_dataset_zip(settings, "pcb", _zip({"b.jpg": b"y"}), user=local_user())
+
+
+def test_an_operator_may_not_upload_a_dataset_and_nothing_is_written(settings: Settings) -> None:
+    operator = ActingUser("olga", Role.OPERATOR, signed_in=True)
+    with pytest.raises(AccessDeniedError, match=r"^olga \(operator\) may not import models or datasets"):
+        extract_dataset_zip(settings, "pcb", _zip({"good/a.jpg": b"a"}), user=operator)
+    assert not settings.data_root.exists()

@@ -9,7 +9,7 @@ from datetime import UTC, timedelta
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-from services.access import local_user
+from services.access import AccessDeniedError, ActingUser, Role, local_user
 from services.postprocessing.verdict import Verdict
 from services.records.record import InspectionRecord
 from services.records.review import (
@@ -71,7 +71,12 @@ def test_a_false_alarm_leaves_the_queue_and_is_recorded_with_every_field(
 ) -> None:
     store, made = queue
     made_decision = decide(
-        store, made["ng"].id, Decision.FALSE_ALARM, user=local_user(" ana "), note="glare on the edge\nsecond line", now=DECIDED
+        store,
+        made["ng"].id,
+        Decision.FALSE_ALARM,
+        user=local_user(" ana "),
+        note="glare on the edge\nsecond line",
+        now=DECIDED,
     )
     assert made_decision == ReviewDecision(
         id=made_decision.id,
@@ -177,3 +182,20 @@ def test_the_database_refuses_a_second_standing_decision_on_one_record(
     with store.writing() as connection:
         connection.execute(ReviewDecisionRow.__table__.insert().values(**row))
     assert [decision.id for decision in decisions(store) if decision.standing] == ["second"]
+
+
+def test_an_operator_may_not_decide_or_undo_and_nothing_changes(
+    queue: tuple[RecordStore, dict[str, InspectionRecord]],
+) -> None:
+    store, made = queue
+    operator = ActingUser("olga", Role.OPERATOR, signed_in=True)
+    with pytest.raises(AccessDeniedError, match=r"^olga \(operator\) may not review inspections: that needs the engi"):
+        decide(store, made["ng"].id, Decision.FALSE_ALARM, user=operator)
+    assert decisions(store) == []
+    made_decision = decide(
+        store, made["ng"].id, Decision.FALSE_ALARM, user=ActingUser("emil", Role.ENGINEER, signed_in=True)
+    )
+    assert made_decision.reviewer == "emil"
+    with pytest.raises(AccessDeniedError, match="olga"):
+        undo(store, made_decision.id, user=operator)
+    assert decisions(store) == [made_decision]
