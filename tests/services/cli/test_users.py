@@ -60,7 +60,7 @@ def test_a_locked_out_user_is_listed_as_locked(
     _users(monkeypatch, capsys, "add", "olga", "--role", "operator", stdin="right-password\n")
     store = RecordStore(settings)
     for _ in range(settings.lockout_attempts):
-        with pytest.raises(ValueError, match="wrong name or password|locked out"):
+        with pytest.raises(ValueError, match=r"wrong name or password|locked out"):
             sign_in(store, "olga", "wrong-password", settings)
     store.close()
     _, out, _ = _users(monkeypatch, capsys, "list")
@@ -68,7 +68,7 @@ def test_a_locked_out_user_is_listed_as_locked(
 
 
 @pytest.mark.parametrize(
-    ("argv", "stdin", "message"),
+    "case",
     [
         (("add", "watch", "--role", "operator"), "s3cret-pass\n", "error: user name 'watch' is reserved"),
         (("add", "ana", "--role", "operator"), "short\n", "error: the password has 5 characters: give 8 to 1,024"),
@@ -80,10 +80,9 @@ def test_refusals_are_one_line_and_change_nothing(
     settings: Settings,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
-    argv: tuple[str, ...],
-    stdin: str,
-    message: str,
+    case: tuple[tuple[str, ...], str, str],
 ) -> None:
+    argv, stdin, message = case
     code, out, err = _users(monkeypatch, capsys, *argv, stdin=stdin)
     assert (code, out) == (2, "")
     assert err.startswith(message) and err.count("\n") == 1
