@@ -90,7 +90,7 @@ def render_form() -> None:
         st.info(notice, icon=":material/logout:")
     with st.form("sign_in"):
         name = st.text_input("Name", key="sign_in_name", max_chars=64)
-        password = st.text_input("Password", type="password", max_chars=1024)
+        password = st.text_input("Password", type="password", key="sign_in_password", max_chars=1024)
         submitted = st.form_submit_button("Sign in", type="primary", icon=":material/login:")
     st.caption(f"An admin adds users on the server: `{ADD_USER}`.")
     if not submitted:
