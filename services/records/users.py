@@ -221,8 +221,9 @@ def _check(connection: Any, row: Any, password: str, now: datetime, settings: Se
         until = now + timedelta(minutes=settings.lockout_min)
         connection.execute(update(TABLE).where(named).values(failed_attempts=0, locked_until=until))
         return _locked_message(account.name, until, settings)
-    changes: dict[str, Any] = {"failed_attempts": 0}
+    changes: dict[str, Any] = {"failed_attempts": 0} if account.failed_attempts else {}
     if HASHER.check_needs_rehash(row["password_hash"]):
         changes["password_hash"] = HASHER.hash(password)
-    connection.execute(update(TABLE).where(named).values(**changes))
+    if changes:  # nothing is written for a plain sign-in, so a read-only records database still lets users in
+        connection.execute(update(TABLE).where(named).values(**changes))
     return ""
