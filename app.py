@@ -9,6 +9,8 @@ from components.shared import active_jobs, app_shell, empty_registry, page_acces
 from components.shared.page_guard import guarded
 from services.access import ActingUser
 
+# Each page's file, title, icon and URL path. (Comments, not string literals: Streamlit's magic would write a bare
+# string below the first statement onto every page.)
 PAGES = [
     ("pages/inspect.py", "Inspect", ":material/image_search:", "inspect"),
     ("pages/compare.py", "Compare", ":material/bar_chart:", "compare"),
@@ -19,7 +21,6 @@ PAGES = [
     ("pages/review.py", "Review", ":material/rule:", "review"),
     ("pages/live.py", "Live", ":material/videocam:", "live"),
 ]
-"""Each page's file, title, icon and URL path."""
 WITHOUT_RUNS = {"train", "history", "review"}  # pages that work on an empty registry (the others show how to build one)
 
 
@@ -42,8 +43,8 @@ def _open_first_page() -> None:
     st.switch_page(PAGES[0][0])
 
 
+# The default page (served at ``/``): every visible page has a URL of its own, so any of them can be bookmarked.
 LANDING = st.Page(_open_first_page, title="AnomalyLens", url_path="start", default=True, visibility="hidden")
-"""The default page (served at ``/``): every visible page has a URL of its own, so any of them can be bookmarked."""
 
 with app_shell.app_run():
     st.set_page_config(page_title="AnomalyLens", page_icon=":material/troubleshoot:", layout="wide")

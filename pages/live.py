@@ -12,8 +12,7 @@ app_shell.ensure_app()
 page_access.require("live")
 
 REFRESH_S = 2.0
-SHOWN = 12
-"""Cards in the grid of the newest files."""
+SHOWN = 12  # cards in the grid of the newest files
 
 selection = sidebar.current()
 st.title("Live")
