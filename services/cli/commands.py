@@ -454,6 +454,8 @@ def _add_users(sub: argparse._SubParsersAction) -> None:
     add.add_argument("--role", required=True, choices=[role.value for role in Role])
     remove = actions.add_parser("remove", help="remove a user (their inspection records keep the name)")
     remove.add_argument("name")
+    unlock = actions.add_parser("unlock", help="end a user's lock-out after wrong passwords")
+    unlock.add_argument("name")
     actions.add_parser("list", help="every user: name, role, whether locked out now")
     parser.set_defaults(handler=_run_users)
 
@@ -477,7 +479,7 @@ def _run_users(args: argparse.Namespace, settings: Settings) -> int:
 
     from services.records.database import database_url
     from services.records.store import RecordStore
-    from services.records.users import add_user, list_users, remove_user
+    from services.records.users import add_user, list_users, remove_user, unlock_user
 
     store, admin = RecordStore(settings), local_user()
     try:
@@ -487,6 +489,9 @@ def _run_users(args: argparse.Namespace, settings: Settings) -> int:
         elif args.users_command == "remove":
             remove_user(store, args.name, user=admin)
             print(f"removed {args.name.strip().lower()}")
+        elif args.users_command == "unlock":
+            unlock_user(store, args.name, user=admin)
+            print(f"unlocked {args.name.strip().lower()}")
         else:
             now = datetime.now(UTC)
             print("name\trole\tlocked")

@@ -3,8 +3,8 @@
 Passwords are hashed with argon2id by ``argon2-cffi``'s :class:`~argon2.PasswordHasher` (salted, its default cost);
 only the hash is stored. ``ANOMALYLENS_LOCKOUT_ATTEMPTS`` wrong passwords in a row lock a user out for
 ``ANOMALYLENS_LOCKOUT_MIN`` minutes; the count and the end of the lock-out are columns of the user's row, so a new
-browser session or a restarted server does not reset them. Adding, removing and listing users needs the admin role
-(:data:`services.access.Action.USERS`), checked here.
+browser session or a restarted server does not reset them. Adding, removing, unlocking and listing users needs the
+admin role (:data:`services.access.Action.USERS`), checked here.
 """
 
 from __future__ import annotations
@@ -143,6 +143,18 @@ def remove_user(store: RecordStore, name: str, *, user: ActingUser) -> None:
     with store.writing() as connection:
         removed = connection.execute(delete(TABLE).where(TABLE.c.name == normal)).rowcount
     if not removed:
+        raise UserError(f"no user is named '{printable(name)}'")
+
+
+def unlock_user(store: RecordStore, name: str, *, user: ActingUser) -> None:
+    """End a user's lock-out and clear their count of wrong passwords; refused for an unknown name."""
+    require(user, Action.USERS)
+    normal = name.strip().lower()
+    with store.writing() as connection:
+        changed = connection.execute(
+            update(TABLE).where(TABLE.c.name == normal).values(failed_attempts=0, locked_until=None)
+        ).rowcount
+    if not changed:
         raise UserError(f"no user is named '{printable(name)}'")
 
 

@@ -54,7 +54,7 @@ def test_add_list_remove_with_the_password_from_stdin(
     assert _users(monkeypatch, capsys, "list")[1] == "name\trole\tlocked\nana\tengineer\t-\n"
 
 
-def test_a_locked_out_user_is_listed_as_locked(
+def test_a_locked_out_user_is_listed_as_locked_and_unlocked_by_the_admin(
     settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _users(monkeypatch, capsys, "add", "olga", "--role", "operator", stdin="right-password\n")
@@ -65,6 +65,11 @@ def test_a_locked_out_user_is_listed_as_locked(
     store.close()
     _, out, _ = _users(monkeypatch, capsys, "list")
     assert out.startswith("name\trole\tlocked\nolga\toperator\tlocked until ")
+    assert _users(monkeypatch, capsys, "unlock", "olga") == (0, "unlocked olga\n", "")
+    assert _users(monkeypatch, capsys, "list")[1] == "name\trole\tlocked\nolga\toperator\t-\n"
+    store = RecordStore(settings)
+    assert sign_in(store, "olga", "right-password", settings).name == "olga"
+    store.close()
 
 
 @pytest.mark.parametrize(
@@ -74,6 +79,7 @@ def test_a_locked_out_user_is_listed_as_locked(
         (("add", "ana", "--role", "operator"), "short\n", "error: the password has 5 characters: give 8 to 1,024"),
         (("add", "ana", "--role", "operator"), "", "error: the password has 0 characters"),
         (("remove", "nobody"), "", "error: no user is named 'nobody'"),
+        (("unlock", "nobody"), "", "error: no user is named 'nobody'"),
     ],
 )
 def test_refusals_are_one_line_and_change_nothing(

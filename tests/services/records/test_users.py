@@ -22,6 +22,7 @@ from services.records.users import (
     list_users,
     remove_user,
     sign_in,
+    unlock_user,
 )
 from services.settings import Settings
 
@@ -147,4 +148,6 @@ def test_only_an_admin_manages_users(store: RecordStore, role: Role) -> None:
         remove_user(store, "ana", user=user)
     with pytest.raises(AccessDeniedError, match=message):
         list_users(store, user=user)
+    with pytest.raises(AccessDeniedError, match=message):
+        unlock_user(store, "ana", user=user)
     assert [account.name for account in list_users(store, user=ADMIN)] == ["ana"]
