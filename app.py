@@ -1,28 +1,46 @@
-"""AnomalyLens: the Streamlit entry point (`streamlit run app.py`): page navigation, the sidebar and a page guard."""
+"""AnomalyLens: the Streamlit entry point (`streamlit run app.py`): sign-in where it is on, page navigation, the
+sidebar and a page guard."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from components.shared import active_jobs, app_shell, empty_registry, page_style, sidebar
+from components.shared import active_jobs, app_shell, empty_registry, page_access, page_style, sidebar, sign_in
 from components.shared.page_guard import guarded
+from services.access import ActingUser
 
+# Each page's file, title, icon and URL path. (Comments, not string literals: Streamlit's magic would write a bare
+# string below the first statement onto every page.)
 PAGES = [
-    st.Page("pages/inspect.py", title="Inspect", icon=":material/image_search:", url_path="inspect"),
-    st.Page("pages/compare.py", title="Compare", icon=":material/bar_chart:", url_path="compare"),
-    st.Page("pages/library.py", title="Defect library", icon=":material/photo_library:", url_path="library"),
-    st.Page("pages/models.py", title="Models", icon=":material/model_training:", url_path="models"),
-    st.Page("pages/train.py", title="Train", icon=":material/rocket_launch:", url_path="train"),
-    st.Page("pages/history.py", title="History", icon=":material/history:", url_path="history"),
-    st.Page("pages/review.py", title="Review", icon=":material/rule:", url_path="review"),
-    st.Page("pages/live.py", title="Live", icon=":material/videocam:", url_path="live"),
+    ("pages/inspect.py", "Inspect", ":material/image_search:", "inspect"),
+    ("pages/compare.py", "Compare", ":material/bar_chart:", "compare"),
+    ("pages/library.py", "Defect library", ":material/photo_library:", "library"),
+    ("pages/models.py", "Models", ":material/model_training:", "models"),
+    ("pages/train.py", "Train", ":material/rocket_launch:", "train"),
+    ("pages/history.py", "History", ":material/history:", "history"),
+    ("pages/review.py", "Review", ":material/rule:", "review"),
+    ("pages/live.py", "Live", ":material/videocam:", "live"),
 ]
 WITHOUT_RUNS = {"train", "history", "review"}  # pages that work on an empty registry (the others show how to build one)
 
 
+def _pages(user: ActingUser | None) -> list[st.Page]:
+    """Every page at its URL; those the user's role does not allow (all, before sign-in) left out of the menu."""
+    return [
+        st.Page(
+            path,
+            title=title,
+            icon=icon,
+            url_path=url_path,
+            visibility="visible" if user is not None and page_access.allowed(user, url_path) else "hidden",
+        )
+        for path, title, icon, url_path in PAGES
+    ]
+
+
 def _open_first_page() -> None:
     """The app's root URL opens Inspect at its own URL, so the address bar always holds a page's bookmark."""
-    st.switch_page(PAGES[0])
+    st.switch_page(PAGES[0][0])
 
 
 # The default page (served at `/`): every visible page has a URL of its own, so any of them can be bookmarked.
@@ -30,10 +48,15 @@ LANDING = st.Page(_open_first_page, title="AnomalyLens", url_path="start", defau
 
 with app_shell.app_run():
     st.set_page_config(page_title="AnomalyLens", page_icon=":material/troubleshoot:", layout="wide")
-    page = st.navigation([LANDING, *PAGES])
+    user = sign_in.session_user()
+    page = st.navigation([LANDING, *_pages(user)], position="sidebar" if user is not None else "hidden")
+    page_style.render()
+    if user is None:
+        sign_in.render_form()  # the URL's page opens once signed in
+        st.stop()
     if page is LANDING:
         page.run()
-    page_style.render()
+    sign_in.render_sidebar(user)
     with guarded(page.title):
         if sidebar.render() is not None:
             active_jobs.render()

@@ -5,10 +5,11 @@ from __future__ import annotations
 import streamlit as st
 
 from components.compare import cost_chart, metric_bars, metrics_table, run_charts
-from components.shared import app_shell, sidebar
+from components.shared import app_shell, page_access, sidebar
 from components.shared.style import dataset_label
 
 app_shell.ensure_app()
+page_access.require("compare")
 
 selection = sidebar.current()
 st.title("Compare")

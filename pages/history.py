@@ -15,10 +15,11 @@ from components.history import (
     records_unavailable,
     trend_chart,
 )
-from components.shared import app_shell, resources
+from components.shared import app_shell, page_access, resources
 from services.records.history import filter_choices, trend
 
 app_shell.ensure_app()
+page_access.require("history")
 
 st.title("History")
 store = resources.record_store()

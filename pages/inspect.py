@@ -14,9 +14,10 @@ from components.inspect import (
     results_table,
     threshold_controls,
 )
-from components.shared import app_shell, sidebar
+from components.shared import app_shell, page_access, sidebar
 
 app_shell.ensure_app()
+page_access.require("inspect")
 
 selection = sidebar.current()
 st.title("Inspect")

@@ -5,9 +5,10 @@ from __future__ import annotations
 import streamlit as st
 
 from components.library import case_detail, case_gallery, library_filters
-from components.shared import app_shell, sidebar
+from components.shared import app_shell, page_access, sidebar
 
 app_shell.ensure_app()
+page_access.require("library")
 
 selection = sidebar.current()
 st.title("Defect library")

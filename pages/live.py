@@ -5,10 +5,11 @@ from __future__ import annotations
 import streamlit as st
 
 from components.live import latest_verdicts, ng_rate, watch_records, watcher_status
-from components.shared import app_shell, sidebar
+from components.shared import app_shell, page_access, sidebar
 from components.shared.style import plain_text
 
 app_shell.ensure_app()
+page_access.require("live")
 
 REFRESH_S = 2.0
 SHOWN = 12  # cards in the grid of the newest files

@@ -8,7 +8,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from components.history import past_inspection, records_table, records_unavailable
 from components.review import decision_form, decision_list, learning_hook, outcome, queue_controls
-from components.shared import app_shell, resources
+from components.shared import app_shell, page_access, resources
 from services.postprocessing.verdict import Verdict
 from services.records.history import filter_choices
 from services.records.review import decisions, known_defect_types, pending, pending_count
@@ -18,6 +18,7 @@ QUEUE_LIMIT = 500
 RECENT = 20
 
 app_shell.ensure_app()
+page_access.require("review")
 
 st.title("Review")
 outcome.render()  # first: a decision the database did not take is said even while the queue cannot be read

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components.shared import app_shell
+from components.shared import app_shell, page_access
 from components.train import job_list, train_form
 
 app_shell.ensure_app()
+page_access.require("train")
 
 st.title("Train")
 st.caption(

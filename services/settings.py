@@ -28,6 +28,9 @@ PIXELS_MAX = Image.MAX_IMAGE_PIXELS
 UPLOAD_MB_MAX = 1024 * 1024
 """1 TiB: far above any dataset, so a larger value is a typo."""
 UPLOAD_FILES_MAX = 10_000_000
+MINUTES_MAX = 24 * 60
+"""A day: longer idle times or lock-outs are a typo."""
+LOCKOUT_ATTEMPTS_MAX = 100
 DATABASE_SCHEMES = ("sqlite", "postgresql")
 
 
@@ -129,6 +132,14 @@ class Settings:
     """The inspection station named in every record (default: this host's name)."""
     part_id_pattern: str = ""
     """A regex with a named group ``part`` (and optionally ``lot``) searched in an upload's file name; empty = none."""
+    sign_in: bool = False
+    """Whether the dashboard asks for a name and password (off: one local user who may do everything)."""
+    idle_timeout_min: int = 30
+    """Minutes without a page action after which a signed-in user is signed out."""
+    lockout_attempts: int = 5
+    """Wrong passwords in a row that lock a user out."""
+    lockout_min: int = 15
+    """Minutes a locked-out user waits before signing in again."""
 
     def __post_init__(self) -> None:
         if self.device not in DEVICES:
@@ -137,6 +148,9 @@ class Settings:
         _check_range("MAX_IMAGE_PIXELS", self.max_image_pixels, 1, PIXELS_MAX, "a pixel count (width × height)")
         _check_range("MAX_UPLOAD_FILES", self.max_upload_files, 1, UPLOAD_FILES_MAX, "a number of files")
         _check_range("MAX_UPLOAD_MB", self.max_upload_mb, 1, UPLOAD_MB_MAX, "megabytes")
+        _check_range("IDLE_TIMEOUT_MIN", self.idle_timeout_min, 1, MINUTES_MAX, "minutes")
+        _check_range("LOCKOUT_ATTEMPTS", self.lockout_attempts, 1, LOCKOUT_ATTEMPTS_MAX, "a number of wrong passwords")
+        _check_range("LOCKOUT_MIN", self.lockout_min, 1, MINUTES_MAX, "minutes")
         if not 0 < self.false_alarm_budget < 0.5:  # NaN fails too
             raise SettingsError(
                 f"{PREFIX}FALSE_ALARM_BUDGET={self.false_alarm_budget!r} is not accepted: give the share of good parts "
@@ -172,6 +186,10 @@ class Settings:
             "DATABASE_URL": ("database_url", lambda v: _text("DATABASE_URL", v)),
             "STATION": ("station", lambda v: _text("STATION", v)),
             "PART_ID_PATTERN": ("part_id_pattern", lambda v: _text("PART_ID_PATTERN", v)),
+            "SIGN_IN": ("sign_in", lambda v: _bool("SIGN_IN", v)),
+            "IDLE_TIMEOUT_MIN": ("idle_timeout_min", lambda v: _int("IDLE_TIMEOUT_MIN", v)),
+            "LOCKOUT_ATTEMPTS": ("lockout_attempts", lambda v: _int("LOCKOUT_ATTEMPTS", v)),
+            "LOCKOUT_MIN": ("lockout_min", lambda v: _int("LOCKOUT_MIN", v)),
         }
         for suffix, (attr, read) in readers.items():
             raw = env.get(PREFIX + suffix)
@@ -199,6 +217,10 @@ class Settings:
             PREFIX + "DATABASE_URL": self.database_url,
             PREFIX + "STATION": self.station,
             PREFIX + "PART_ID_PATTERN": self.part_id_pattern,
+            PREFIX + "SIGN_IN": "1" if self.sign_in else "0",
+            PREFIX + "IDLE_TIMEOUT_MIN": str(self.idle_timeout_min),
+            PREFIX + "LOCKOUT_ATTEMPTS": str(self.lockout_attempts),
+            PREFIX + "LOCKOUT_MIN": str(self.lockout_min),
         }
 
     @property

@@ -8,7 +8,7 @@ import streamlit as st
 
 from components.inspect.batch_runner import InspectedImage
 from components.inspect.threshold_controls import ViewSettings
-from components.shared import resources
+from components.shared import resources, sign_in
 from components.shared.style import plain_text
 from services.records.capture import InspectionContext, dedup_key, inspection_record
 from services.records.part_id import part_id_for
@@ -32,7 +32,7 @@ def _new_records(images: list[InspectedImage], runs: dict[str, Run], view: ViewS
     settings = get_settings()
     session: str = st.session_state.setdefault(SESSION_KEY, uuid.uuid4().hex)
     recorded: set[str] = st.session_state.setdefault(RECORDED_KEY, set())
-    context = InspectionContext.of(settings, session=session)
+    context = InspectionContext.of(settings, operator=sign_in.acting_user().operator, session=session)
     records: list[InspectionRecord] = []
     data: dict[str, bytes] = {}
     for inspected in images:

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import streamlit as st
 
 from components.inspect import heat_legend
-from components.shared import false_alarm_budget
+from components.shared import false_alarm_budget, sign_in
+from services.access import Action
 from services.inference.detector import Prediction
 from services.postprocessing.regions import CALIBRATED_THRESHOLD
 from services.postprocessing.verdict import Verdict, judge
@@ -79,8 +80,21 @@ class ViewSettings:
         return judge(judged.score, band.lower, band.upper)
 
 
+def _fixed() -> ViewSettings:
+    """For a user who may not change thresholds: the opacity slider, each run's thresholds at the budget, no band."""
+    opacity = st.slider(
+        "Heatmap opacity", min_value=0.0, max_value=1.0, value=DEFAULT_OPACITY, step=0.05, key="opacity"
+    )
+    st.caption("Each run judges at its thresholds for the false-alarm budget; an engineer changes them.")
+    heat_legend.render(CALIBRATED_THRESHOLD, CALIBRATED_THRESHOLD, CALIBRATED_THRESHOLD)
+    return ViewSettings(threshold=CALIBRATED_THRESHOLD, opacity=opacity, budget=false_alarm_budget.current())
+
+
 def render() -> ViewSettings:
-    """The threshold and opacity sliders side by side, the REVIEW band's two sliders under them, and the legend."""
+    """The threshold and opacity sliders side by side, the REVIEW band's two sliders under them, and the legend; only
+    the opacity slider for a user who may not change thresholds."""
+    if not sign_in.acting_user().may(Action.THRESHOLDS):
+        return _fixed()
     left, right = st.columns(2)
     threshold = left.slider(
         "Threshold (normalised score)",

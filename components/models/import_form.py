@@ -7,6 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from components.shared import sign_in
 from components.shared.style import plain_text
 from services.inference.model_import import ImportRequest, import_run
 from services.modeling.model_table import MODEL_NAMES, model_spec
@@ -65,7 +66,7 @@ def render() -> None:
                 device=settings.resolved_device(),
             )
             with st.spinner("Importing…"):
-                run = import_run(request, settings, progress=lambda _: None)
+                run = import_run(request, settings, progress=lambda _: None, user=sign_in.acting_user())
         except (ValueError, FileNotFoundError) as exc:
             st.error(plain_text(str(exc)))
             return

@@ -10,6 +10,7 @@ import streamlit as st
 from components.review import outcome, queue_controls
 from components.review.learning_hook import DecisionHook, notify
 from components.shared import resources
+from services.access import AccessDeniedError
 from services.records.record import InspectionRecord
 from services.records.review import MAX_DEFECT_TYPE, MAX_NOTE, Decision, ReviewError, decide
 from services.records.store import UNAVAILABLE
@@ -48,11 +49,11 @@ def _submit(record: InspectionRecord, keys: FormKeys, on_decision: DecisionHook)
             resources.record_store(),
             record.id,
             decision,
-            reviewer=queue_controls.reviewer(),
+            user=queue_controls.reviewer(),
             defect_type=defect_type,
             note=str(st.session_state.get(keys.note, "")),
         )
-    except ReviewError as exc:
+    except (ReviewError, AccessDeniedError) as exc:
         outcome.refused("recorded", exc)
         return
     except UNAVAILABLE as exc:

@@ -9,6 +9,7 @@ from components.review import outcome, queue_controls
 from components.review.learning_hook import DecisionHook, notify
 from components.shared import resources
 from components.shared.style import plain_text
+from services.access import AccessDeniedError
 from services.records.review import ReviewDecision, ReviewError, undo
 from services.records.store import UNAVAILABLE
 
@@ -19,9 +20,9 @@ def _undo(decision: ReviewDecision, on_decision: DecisionHook) -> None:
     """Button callback: undo the decision, say so, call the hook with the undone decision."""
     store = resources.record_store()
     try:
-        undone = undo(store, decision.id, reviewer=queue_controls.reviewer())
+        undone = undo(store, decision.id, user=queue_controls.reviewer())
         record = store.get(undone.record_id)
-    except ReviewError as exc:
+    except (ReviewError, AccessDeniedError) as exc:
         outcome.refused("undone", exc)
         return
     except UNAVAILABLE as exc:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components.shared import job_card
+from components.shared import job_card, sign_in
 from components.shared.style import plain_text
+from services.access import AccessDeniedError, Action
 from services.jobs.commands import demo_build, start_demo_build
 from services.registry.runs import list_runs
 from services.registry.writable import NotWritableError
@@ -32,8 +33,8 @@ def _demo_progress() -> None:
 def _start_demo() -> None:
     """The button's callback: start the build, or say why it cannot start (a read-only registry)."""
     try:
-        start_demo_build(get_settings())
-    except NotWritableError as exc:
+        start_demo_build(get_settings(), user=sign_in.acting_user())
+    except (NotWritableError, AccessDeniedError) as exc:
         st.error(plain_text(str(exc)), icon=":material/error:")
 
 
@@ -51,7 +52,13 @@ def _how_to_build() -> None:
         "**Build the demo registry** (synthetic tile, leather and grid images; PatchCore and EfficientAd per "
         "category; the similar-defect index) in the background, from here or with `make run`; on its own:"
     )
-    st.button("Build the demo registry", on_click=_start_demo, type="primary", icon=":material/play_arrow:")
+    st.button(
+        "Build the demo registry",
+        on_click=_start_demo,
+        type="primary",
+        icon=":material/play_arrow:",
+        disabled=not sign_in.acting_user().may(Action.TRAIN),
+    )
     st.code("python -m services.cli demo", language="bash")
     st.markdown("**Or train your own product** from a folder or a .zip of images:")
     st.page_link(TRAIN_PAGE, label="Train a product", icon=":material/rocket_launch:")

@@ -6,7 +6,9 @@ import time
 
 import streamlit as st
 
+from components.shared import sign_in
 from components.shared.style import plain_text
+from services.access import AccessDeniedError, Action
 from services.jobs.runner import JobError, cancel_job, jobs_root
 from services.jobs.status import LOG_FILE, JobStatus
 from services.settings import get_settings
@@ -40,20 +42,21 @@ def _timing(job: JobStatus, now: float) -> str:
 
 def _cancel(job: JobStatus) -> None:
     try:
-        cancel_job(get_settings(), job.id)
-    except (JobError, OSError) as exc:
+        cancel_job(get_settings(), job.id, user=sign_in.acting_user())
+    except (JobError, OSError, AccessDeniedError) as exc:
         st.error(f"Could not cancel {job.title}: {exc}", icon=":material/error:")
 
 
 def render(job: JobStatus, cancellable: bool = True) -> None:
-    """The job as it stands; an active one gets a progress bar and, when ``cancellable``, a Cancel button."""
+    """The job as it stands; an active one gets a progress bar and, when ``cancellable`` and the user may train, a
+    Cancel button."""
     now = time.time()
     with st.container(border=True):
         st.markdown(f"**{job.title}** · {STATE_LABELS.get(job.state, job.state)}")
         if job.active:
             st.progress(job.fraction, text=f"{job.stage or 'starting'} ({job.fraction:.0%})")
             st.caption(_timing(job, now))
-            if cancellable:
+            if cancellable and sign_in.acting_user().may(Action.TRAIN):
                 st.button("Cancel", key=f"cancel_{job.id}", on_click=_cancel, args=(job,), icon=":material/cancel:")
         elif job.state == "succeeded":
             st.success(f"{job.result} ({_timing(job, now)})", icon=":material/check_circle:")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from components.shared import resources
+from components.shared import resources, sign_in
 from components.shared.style import model_label, plain_text
 from services.jobs.commands import LAYOUTS, TrainRequest, start_training
 from services.jobs.uploads import extract_dataset_zip, upload_folder
@@ -37,10 +37,12 @@ def _start(source: str, folder: str, upload: object, request: TrainRequest) -> N
             st.error(plain_text(problem), icon=":material/error:")
         return
     if source == ZIP:
-        extracted = extract_dataset_zip(get_settings(), request.category, upload.getvalue())  # type: ignore[attr-defined]
+        extracted = extract_dataset_zip(
+            get_settings(), request.category, upload.getvalue(), user=sign_in.acting_user()  # type: ignore[attr-defined]
+        )
         st.info(f"Extracted {extracted.files} files into `{extracted.folder}`.", icon=":material/folder_zip:")
     resources.release_store()  # the job indexes its runs at its end into the embedded store, one process at a time
-    job = start_training(get_settings(), request)
+    job = start_training(get_settings(), request, user=sign_in.acting_user())
     st.success(f"Started: {job.title}. Its progress is below; you may leave this page.", icon=":material/play_circle:")
 
 

@@ -1,4 +1,5 @@
-"""Command line: ``python -m services.cli <command>``. Each command calls the same service functions as the pages."""
+"""Command line: ``python -m services.cli <command>``. Each command calls the same service functions as the pages,
+as the local user (every role): whoever runs commands on the server administers it."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ import argparse
 import sys
 import warnings
 from collections.abc import Callable, Sequence
-from typing import get_args
+from typing import TextIO, get_args
 
+from services.access import Role, local_user
 from services.data.categories import check_category_name
 from services.data.category_data import LAYOUTS
 from services.data.datasets import MaskPolicy
@@ -184,7 +186,7 @@ def _run_demo(args: argparse.Namespace, settings: Settings) -> int:
         if demo_status(settings).complete:
             print(f"demo registry complete in {settings.registry_dir}")
             return 0
-        job = start_demo_build(settings)
+        job = start_demo_build(settings, user=local_user())
         print(f"building the demo registry in the background: job {job.id} (status in {jobs_root(settings) / job.id})")
         return 0
     status = build_demo(settings)
@@ -336,7 +338,7 @@ def _run_import_run(args: argparse.Namespace, settings: Settings) -> int:
         model=args.model,
         device=settings.resolved_device(),
     )
-    run = import_run(request, settings)
+    run = import_run(request, settings, user=local_user())
     metrics = ", ".join(f"{name} {value:.3f}" for name, value in run.record.metrics.items()) or "not scored (no --data)"
     record = run.record
     print(f"{record.model}/{record.category} run {record.run} from a {record.source['format']} file: {metrics}")
@@ -444,6 +446,69 @@ def _run_watch(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _add_users(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("users", help="the users who sign in to the dashboard (ANOMALYLENS_SIGN_IN=1)")
+    actions = parser.add_subparsers(dest="users_command", required=True)
+    add = actions.add_parser("add", help="add a user; the password is read from a prompt, or from stdin's first line")
+    add.add_argument("name", help="1 to 64 letters, digits, '.', '_' or '-' (case does not matter)")
+    add.add_argument("--role", required=True, choices=[role.value for role in Role])
+    remove = actions.add_parser("remove", help="remove a user (their inspection records keep the name)")
+    remove.add_argument("name")
+    unlock = actions.add_parser("unlock", help="end a user's lock-out after wrong passwords")
+    unlock.add_argument("name")
+    actions.add_parser("list", help="every user: name, role, whether locked out now")
+    parser.set_defaults(handler=_run_users)
+
+
+def read_password(stdin: TextIO, prompt: Callable[[str], str]) -> str:
+    """The new password: typed twice at a terminal (not echoed), else the first line of ``stdin``; never ``argv``,
+    which other users of the machine can read."""
+    if not stdin.isatty():
+        return stdin.readline().rstrip("\r\n")
+    password = prompt("password: ")
+    if prompt("password again: ") != password:
+        raise ValueError("the two passwords differ: nothing was changed")
+    return password
+
+
+def _run_users(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import UTC, datetime
+    from getpass import getpass
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from services.records.database import database_url
+    from services.records.store import RecordStore
+    from services.records.users import add_user, list_users, remove_user, unlock_user
+
+    store, admin = RecordStore(settings), local_user()
+    try:
+        if args.users_command == "add":
+            added = add_user(store, args.name, args.role, read_password(sys.stdin, getpass), user=admin)
+            print(f"added {added.name} ({added.role.value})")
+        elif args.users_command == "remove":
+            remove_user(store, args.name, user=admin)
+            print(f"removed {args.name.strip().lower()}")
+        elif args.users_command == "unlock":
+            unlock_user(store, args.name, user=admin)
+            print(f"unlocked {args.name.strip().lower()}")
+        else:
+            now = datetime.now(UTC)
+            print("name\trole\tlocked")
+            for account in list_users(store, user=admin):
+                locked = f"locked until {account.locked_until:%Y-%m-%d %H:%M} UTC" if account.locked(now) else "-"
+                print(f"{account.name}\t{account.role.value}\t{locked}")
+    except SQLAlchemyError as exc:
+        where = database_url(settings).render_as_string(hide_password=True)
+        cause = getattr(exc, "orig", None) or exc
+        first = (str(cause).strip().splitlines() or [""])[0]
+        print(f"error: the records database {where}, which holds the users, cannot be used: {first}", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+    return 0
+
+
 BUILDERS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_synth,
     _add_confirmation,
@@ -457,6 +522,7 @@ BUILDERS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_import_run,
     _add_serve,
     _add_watch,
+    _add_users,
 ]
 
 

@@ -22,6 +22,7 @@ from typing import Any
 import torch
 from anomalib.models.components.base import AnomalibModule
 
+from services.access import ActingUser, Action, require
 from services.data.categories import check_category_name
 from services.data.datasets import DatasetInfo, file_sha256, list_samples, open_dataset
 from services.inference.imported_ir import ImportedIr, ir_input_size
@@ -143,8 +144,12 @@ def _dataset(request: ImportRequest, category: str) -> DatasetInfo | None:
     return None if request.data is None else open_dataset(request.data, [category])
 
 
-def import_run(request: ImportRequest, settings: Settings, progress: Progress = print) -> registry.Run:
-    """Import ``request.file`` as a run of ``request.category``; with ``request.data``, score its test split."""
+def import_run(
+    request: ImportRequest, settings: Settings, progress: Progress = print, *, user: ActingUser
+) -> registry.Run:
+    """Import ``request.file`` as a run of ``request.category``; with ``request.data``, score its test split. Refused
+    (``AccessDeniedError``) before the file is read for a user who may not import."""
+    require(user, Action.IMPORT)
     category = check_category_name(request.category)
     started = time.perf_counter()
     staging_root = settings.registry_dir / STAGING

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from services.access import ActingUser, Action, require
 from services.data.categories import check_category_name
 from services.jobs.runner import cli_argv, list_jobs, start_exclusive, start_job
 from services.jobs.status import JobStatus
@@ -66,8 +67,10 @@ class TrainRequest:
         )
 
 
-def start_training(settings: Settings, request: TrainRequest) -> JobStatus:
-    """Start training the product in the background; raises ValueError listing every problem of the request."""
+def start_training(settings: Settings, request: TrainRequest, *, user: ActingUser) -> JobStatus:
+    """Start training the product in the background; raises ``AccessDeniedError`` for a user who may not train, else
+    ValueError listing every problem of the request."""
+    require(user, Action.TRAIN)
     problems = request.problems()
     if problems:
         raise ValueError("; ".join(problems))
@@ -76,8 +79,10 @@ def start_training(settings: Settings, request: TrainRequest) -> JobStatus:
     return start_job(settings, TRAIN_KIND, title, request.argv(), {**details, "data": str(request.data)})
 
 
-def start_demo_build(settings: Settings) -> JobStatus:
-    """Build the demo registry in the background, or return the demo build already running (one at a time)."""
+def start_demo_build(settings: Settings, *, user: ActingUser) -> JobStatus:
+    """Build the demo registry in the background, or return the demo build already running (one at a time); it trains,
+    so it needs a user who may train."""
+    require(user, Action.TRAIN)
     return start_exclusive(settings, DEMO_KIND, "Build the demo registry", cli_argv("demo"))
 
 

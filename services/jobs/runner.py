@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from services.access import ActingUser, Action, require
 from services.jobs.status import (
     CANCEL_FILE,
     LOCK_FILE,
@@ -127,8 +128,10 @@ def _wait_until_gone(folder: Path, pid: int, timeout_s: float) -> bool:
     return True
 
 
-def cancel_job(settings: Settings, job_id: str, timeout_s: float = CANCEL_WAIT_S) -> JobStatus:
-    """Terminate the job's process group (SIGTERM, then SIGKILL after ``timeout_s``); the job ends ``cancelled``."""
+def cancel_job(settings: Settings, job_id: str, *, user: ActingUser, timeout_s: float = CANCEL_WAIT_S) -> JobStatus:
+    """Terminate the job's process group (SIGTERM, then SIGKILL after ``timeout_s``); the job ends ``cancelled``.
+    Jobs train, so ``user`` must be allowed to train (``AccessDeniedError``)."""
+    require(user, Action.TRAIN)
     folder = job_dir(settings, job_id)
     status = observed_status(folder)
     if not status.active:

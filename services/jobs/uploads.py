@@ -18,6 +18,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from services.access import ActingUser, Action, require
 from services.data.categories import check_category_name
 from services.settings import Settings
 
@@ -118,8 +119,10 @@ def _strip_common_folder(paths: list[PurePosixPath]) -> int:
     return 1 if len(tops) == 1 and all(len(path.parts) > 1 for path in paths) else 0
 
 
-def extract_dataset_zip(settings: Settings, name: str, data: bytes) -> ExtractedUpload:
-    """Check every entry of the zip, then extract it into ``<data root>/uploads/<name>/``; raises UploadError."""
+def extract_dataset_zip(settings: Settings, name: str, data: bytes, *, user: ActingUser) -> ExtractedUpload:
+    """Check every entry of the zip, then extract it into ``<data root>/uploads/<name>/``; raises
+    ``AccessDeniedError`` for a user who may not import datasets, else UploadError."""
+    require(user, Action.IMPORT)
     target = upload_folder(settings, name)
     if target.exists():
         raise UploadError(f"an upload named {name!r} already exists in {target}: choose another product name")

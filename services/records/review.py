@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import Select, and_, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from services.access import ActingUser, Action, require
 from services.data.errors import printable
 from services.postprocessing.verdict import Verdict
 from services.records.query import DEFAULT_LIMIT, foreign_condition
@@ -117,13 +118,15 @@ def decide(
     record_id: str,
     decision: Decision,
     *,
-    reviewer: str,
+    user: ActingUser,
     defect_type: str | None = None,
     note: str = "",
     now: datetime | None = None,
 ) -> ReviewDecision:
-    """Record ``decision`` on the record; a confirmed defect needs its type, a false alarm has none. Refused
-    (``ReviewError``) for an unknown record or one that already has a standing decision (undo that first)."""
+    """Record ``decision`` on the record by ``user`` (the reviewer); a confirmed defect needs its type, a false alarm
+    has none. Refused for a user who may not review (``AccessDeniedError``), an unknown record or one that already has a
+    standing decision (``ReviewError``: undo that first)."""
+    require(user, Action.REVIEW)
     if decision is Decision.DEFECT:
         defect_type = _checked_text("defect type", defect_type or "", MAX_DEFECT_TYPE, required=True)
     elif defect_type:
@@ -134,7 +137,7 @@ def decide(
         decision=decision,
         defect_type=defect_type or None,
         note=_checked_text("note", note, MAX_NOTE, required=False),
-        reviewer=_checked_text("reviewer", reviewer, MAX_REVIEWER, required=True),
+        reviewer=_checked_text("reviewer", user.name, MAX_REVIEWER, required=True),
         decided_at=(now or datetime.now(UTC)).astimezone(UTC),
     )
     try:
@@ -153,10 +156,11 @@ def _already_decided(record_id: str) -> str:
     return f"record {record_id} already has a decision: undo it first to decide again"
 
 
-def undo(store: RecordStore, decision_id: str, *, reviewer: str, now: datetime | None = None) -> ReviewDecision:
-    """Mark a standing decision undone by ``reviewer`` (its record returns to the queue); refused for an unknown or
-    already undone decision."""
-    reviewer = _checked_text("reviewer", reviewer, MAX_REVIEWER, required=True)
+def undo(store: RecordStore, decision_id: str, *, user: ActingUser, now: datetime | None = None) -> ReviewDecision:
+    """Mark a standing decision undone by ``user`` (its record returns to the queue); refused for a user who may not
+    review (``AccessDeniedError``) and for an unknown or already undone decision."""
+    require(user, Action.REVIEW)
+    reviewer = _checked_text("reviewer", user.name, MAX_REVIEWER, required=True)
     moment = (now or datetime.now(UTC)).astimezone(UTC)
     table = ReviewDecisionRow.__table__
     with store.writing() as connection:

@@ -1,14 +1,28 @@
-"""The SQLAlchemy ORM tables of inspection records and their review decisions; their schema is created and changed
-only by the migrations."""
+"""The SQLAlchemy ORM tables of inspection records, their review decisions and the users who sign in; their schema is
+created and changed only by the migrations."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, DateTime, Float, ForeignKey, Index, MetaData, String, Text, text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from services.access import Role
 from services.postprocessing.verdict import Verdict
 
 NAMING = {
@@ -23,6 +37,7 @@ VERDICTS = ", ".join(f"'{verdict.value}'" for verdict in Verdict)
 DECISIONS = ("defect", "false_alarm")
 """The review decisions a row may hold (``services.records.review.Decision``)."""
 STANDING = text("undone_at IS NULL")
+ROLES = ", ".join(f"'{role.value}'" for role in Role)
 """A decision that is not undone: at most one per record."""
 
 
@@ -95,3 +110,19 @@ class ReviewDecisionRow(Base):
     decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     undone_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     undone_by: Mapped[str | None] = mapped_column(String(128))
+
+
+class UserRow(Base):
+    """One user who may sign in (fields: :class:`services.records.users.UserAccount`): an argon2 hash of the password,
+    never the password, and the wrong passwords in a row with the time a lock-out ends, so a lock-out holds across
+    browser sessions and server restarts."""
+
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint(f"role IN ({ROLES})", name="role"),)
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    failed_attempts: Mapped[int] = mapped_column(Integer)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from services.access import ActingUser, Action, require
 from services.data.datasets import file_sha256
 from services.data.synthetic import SYNTHETIC_CATEGORIES
 from services.registry.writable import ensure_writable
@@ -33,6 +34,8 @@ PARTIAL_MARK = ".partial-"
 """A run folder being written is ``<run>.partial-<pid>``: never listed, moved into place only once complete."""
 REPLACED_SUFFIX = "-replaced"
 """``<run>.partial-<pid>-replaced``: the previous run, set aside for the moment its replacement is renamed in."""
+DELETED_SUFFIX = "-deleted"
+"""``<run>.partial-<pid>-deleted``: a run being deleted, out of every listing from its rename on."""
 EXPORT_CACHE = "openvino"
 NOT_AVAILABLE = "n/a"
 
@@ -259,6 +262,16 @@ def partial_run(final: Path) -> Iterator[Path]:
         shutil.rmtree(retired, ignore_errors=True)
     else:
         os.replace(partial, final)
+
+
+def remove_run(run: Run, *, user: ActingUser) -> None:
+    """Delete a run's folder (admin only, ``AccessDeniedError``): renamed to a partial folder first, so no listing
+    shows it from then on, and a deletion cut short is finished by the next clean-up (:func:`_clean_stale`)."""
+    require(user, Action.DELETE_RUNS)
+    ensure_writable(run.path.parent, f"delete the run {run.path.name}")
+    doomed = run.path.with_name(f"{run.path.name}{PARTIAL_MARK}{os.getpid()}{DELETED_SUFFIX}")
+    os.replace(run.path, doomed)
+    shutil.rmtree(doomed, ignore_errors=True)
 
 
 def remove_stale_partials(settings: Settings) -> list[Path]:

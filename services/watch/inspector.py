@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from services.access import WATCH_OPERATOR
 from services.data.images import LoadedImage
 from services.inference.detector import Detector, Prediction
 from services.modeling.model_table import MODEL_NAMES
@@ -25,8 +26,6 @@ from services.settings import Settings
 from services.watch.arrivals import FileVersion
 from services.watch.ledger import WatchError
 
-WATCH_OPERATOR = "watch"
-"""The operator of the watcher's records: the records table has no source column, and no person judged them."""
 DetectorFactory = Callable[[Run, Settings], Detector]
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from services.access import local_user
 from services.cli.train import ProductRequest, train_product
 from services.inference.model_import import ImportRequest, import_run
 from services.jobs.commands import TrainRequest, start_training
@@ -51,10 +52,12 @@ def writes(dataset_root: Path, checkpoint: Path) -> dict[str, str]:
     product = ProductRequest(dataset_root, "tile", "mvtec", None, ("patchcore",), "demo")
     return {
         "training job": _outcome(
-            lambda: start_training(settings, TrainRequest(dataset_root, "tile", "mvtec", ("patchcore",), "demo"))
+            lambda: start_training(
+                settings, TrainRequest(dataset_root, "tile", "mvtec", ("patchcore",), "demo"), user=local_user()
+            )
         ),
         "training": _outcome(lambda: train_product(product, settings)),
-        "import": _outcome(lambda: import_run(ImportRequest(checkpoint, "tile"), settings)),
+        "import": _outcome(lambda: import_run(ImportRequest(checkpoint, "tile"), settings, user=local_user())),
         "index": _outcome(lambda: open_store(settings)),
     }
 

@@ -107,7 +107,7 @@ def test_the_demo_build_on_a_read_only_registry_says_why_it_cannot_start(
 
     refusal = NotWritableError("cannot start the job 'Build the demo registry': the folder /m/jobs is not writable")
 
-    def refuse(_settings: object) -> None:
+    def refuse(_settings: object, *, user: object) -> None:
         raise refusal
 
     monkeypatch.setattr(empty_registry, "start_demo_build", refuse)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from services.access import local_user
 from services.jobs import runner
 from services.jobs.commands import DEMO_KIND
 from services.jobs.status import JobStatus
@@ -24,7 +25,7 @@ def running_job(empty_env: Path, request: pytest.FixtureRequest) -> Iterator[Job
     settings = get_settings()
     started = runner.start_job(settings, kind, f"Fake {kind} job", fake_argv(sleep_s=120.0))
     yield wait_for(settings, started.id, lambda job: job.stage.startswith("step one"))
-    runner.cancel_job(settings, started.id)
+    runner.cancel_job(settings, started.id, user=local_user())
 
 
 def _open_train(app: AppTest) -> AppTest:
@@ -73,7 +74,7 @@ def test_a_valid_form_starts_the_train_command_as_a_job(empty_env: Path, app: Ap
     data = _start_pcb_training(empty_env, app)
     settings = get_settings()
     (job,) = runner.list_jobs(settings)
-    runner.cancel_job(settings, job.id)
+    runner.cancel_job(settings, job.id, user=local_user())
     assert not app.error
     started = "Started: Train pcb_connector (patchcore, demo profile)"
     assert any(success.value.startswith(started) for success in app.success)
@@ -139,4 +140,4 @@ def test_starting_a_job_from_the_train_page_releases_the_apps_store(empty_env: P
         with pytest.raises(resources.StoreBusyError):
             resources.store()
     finally:
-        runner.cancel_job(settings, job.id)
+        runner.cancel_job(settings, job.id, user=local_user())

@@ -43,6 +43,15 @@ ABSURD = [
     ("DATABASE_URL", "sqlite:///x.db\n", "ANOMALYLENS_DATABASE_URL holds a control character"),
     ("STATION", "line-3\x1b[31m", "ANOMALYLENS_STATION holds a control character"),
     ("PART_ID_PATTERN", "(?P<part>[", "ANOMALYLENS_PART_ID_PATTERN='(?P<part>[' is not a regular expression"),
+    ("SIGN_IN", "admin", "ANOMALYLENS_SIGN_IN='admin' is not a boolean; use 1/0"),
+    ("SIGN_IN", "nan", "ANOMALYLENS_SIGN_IN='nan' is not a boolean"),
+    ("IDLE_TIMEOUT_MIN", "0", "ANOMALYLENS_IDLE_TIMEOUT_MIN=0 is out of range: give minutes from 1 to 1,440"),
+    ("IDLE_TIMEOUT_MIN", "-30", "ANOMALYLENS_IDLE_TIMEOUT_MIN=-30 is out of range"),
+    ("IDLE_TIMEOUT_MIN", "inf", "ANOMALYLENS_IDLE_TIMEOUT_MIN='inf' is not an integer"),
+    ("LOCKOUT_ATTEMPTS", "0", "ANOMALYLENS_LOCKOUT_ATTEMPTS=0 is out of range: give a number of wrong passwords"),
+    ("LOCKOUT_ATTEMPTS", str(10**9), "ANOMALYLENS_LOCKOUT_ATTEMPTS=1000000000 is out of range"),
+    ("LOCKOUT_MIN", "-1", "ANOMALYLENS_LOCKOUT_MIN=-1 is out of range: give minutes from 1 to 1,440"),
+    ("LOCKOUT_MIN", "nan", "ANOMALYLENS_LOCKOUT_MIN='nan' is not an integer"),
 ]
 """Absurd values of every ANOMALYLENS_ variable: (suffix, value, the start of the message naming it and the rule)."""
 
@@ -55,6 +64,12 @@ def test_defaults_live_in_the_project() -> None:
     assert settings.device == "auto"
     assert settings.qdrant_url == ""
     assert settings.allow_downloads is False
+    assert (settings.sign_in, settings.idle_timeout_min, settings.lockout_attempts, settings.lockout_min) == (
+        False,
+        30,
+        5,
+        15,
+    )
 
 
 def test_reads_every_variable(tmp_path: Path) -> None:
@@ -115,6 +130,10 @@ def test_to_env_rebuilds_the_same_settings_in_a_child_process(tmp_path: Path) ->
         allow_downloads=True,
         max_upload_files=5,
         max_upload_mb=7,
+        sign_in=True,
+        idle_timeout_min=9,
+        lockout_attempts=3,
+        lockout_min=2,
     )
     assert Settings.from_env(settings.to_env()) == settings
 

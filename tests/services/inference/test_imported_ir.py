@@ -12,6 +12,7 @@ import pytest
 from openvino import opset13 as ops
 from PIL import Image
 
+from services.access import local_user
 from services.cli.commands import main
 from services.data.categories import CATEGORY_RULE
 from services.data.errors import DatasetError
@@ -51,7 +52,7 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture
 def ir_run(tmp_path: Path, settings: Settings) -> Run:
     request = ImportRequest(file=_mean_ir(tmp_path / "export"), category="pcb_connector", model="patchcore")
-    return import_run(request, settings, progress=lambda _: None)
+    return import_run(request, settings, progress=lambda _: None, user=local_user())
 
 
 def test_an_imported_ir_becomes_a_listed_run_with_its_provenance(ir_run: Run, settings: Settings) -> None:
@@ -82,10 +83,12 @@ def test_the_torch_backend_is_refused_for_an_ir_only_run_with_the_reason(ir_run:
 def test_an_ir_needs_its_model_named_and_is_imported_once(tmp_path: Path, ir_run: Run, settings: Settings) -> None:
     xml = tmp_path / "export" / "exported.xml"
     with pytest.raises(ModelImportError, match=r"OpenVINO IR exported\.xml does not say which model.*--model"):
-        import_run(ImportRequest(file=xml, category="pcb_connector"), settings, progress=lambda _: None)
+        import_run(
+            ImportRequest(file=xml, category="pcb_connector"), settings, progress=lambda _: None, user=local_user()
+        )
     again = ImportRequest(file=xml, category="pcb_connector", model="patchcore")
     with pytest.raises(ModelImportError, match=r"exported\.xml is already imported as"):
-        import_run(again, settings, progress=lambda _: None)
+        import_run(again, settings, progress=lambda _: None, user=local_user())
 
 
 def test_an_ir_that_openvino_cannot_read_names_the_file(tmp_path: Path, settings: Settings) -> None:
@@ -94,14 +97,14 @@ def test_an_ir_that_openvino_cannot_read_names_the_file(tmp_path: Path, settings
     (tmp_path / "broken.bin").write_bytes(b"")
     request = ImportRequest(file=xml, category="pcb_connector", model="patchcore")
     with pytest.raises(ModelImportError, match=r"OpenVINO IR broken\.xml cannot be compiled"):
-        import_run(request, settings, progress=lambda _: None)
+        import_run(request, settings, progress=lambda _: None, user=local_user())
     assert list_runs(settings) == []
 
 
 def test_an_unsafe_category_is_refused_before_the_file_is_read(tmp_path: Path, settings: Settings) -> None:
     request = ImportRequest(file=tmp_path / "absent.ckpt", category="../tile")
     with pytest.raises(DatasetError, match=r"unsafe category name '\.\./tile': a category name is 1 to 64 letters"):
-        import_run(request, settings, progress=lambda _: None)
+        import_run(request, settings, progress=lambda _: None, user=local_user())
 
 
 def test_the_command_refuses_in_one_line_naming_the_rule(

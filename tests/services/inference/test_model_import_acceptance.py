@@ -12,6 +12,7 @@ from anomalib.deploy import ExportType
 from anomalib.engine import Engine
 from anomalib.models import Patchcore
 
+from services.access import local_user
 from services.cli.commands import main
 from services.inference.detector import Detector
 from services.inference.model_import import ImportRequest, import_run
@@ -104,7 +105,7 @@ def stock_fit(tiny_synthetic_root: Path, settings: Settings, tmp_path_factory: p
 
 def _imported(stock_fit: StockFit, settings: Settings, file: Path, **options: object) -> Run:
     request = ImportRequest(file=file, category="tile", data=stock_fit.dataset_root, **options)
-    return import_run(request, settings, progress=lambda _: None)
+    return import_run(request, settings, progress=lambda _: None, user=local_user())
 
 
 def _differences(run: Run, stock_fit: StockFit) -> list[float]:

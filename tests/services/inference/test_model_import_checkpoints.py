@@ -13,6 +13,7 @@ from anomalib.models import EfficientAd
 from anomalib.models.components.base import AnomalibModule
 from PIL import Image
 
+from services.access import local_user
 from services.inference.detector import Detector
 from services.inference.model_import import ImportRequest, import_run
 from services.registry.imports import ModelImportError
@@ -56,7 +57,9 @@ def test_a_stock_efficientad_checkpoint_scores_as_its_own_forward(tmp_path: Path
     ).eval()
     _fitted_post_processor(stock, threshold=0.2, low=0.0, high=0.6)
     path = _stock_checkpoint(stock, tmp_path / "efficientad.ckpt")
-    run = import_run(ImportRequest(file=path, category="pcb_connector"), settings, progress=lambda _: None)
+    run = import_run(
+        ImportRequest(file=path, category="pcb_connector"), settings, progress=lambda _: None, user=local_user()
+    )
     assert (run.record.model, run.record.source["format"]) == ("efficientad", "ckpt")
     assert "imagenet_dir" not in run.record.config and run.record.config["model_size"] == "small"
 
@@ -76,5 +79,7 @@ def test_a_checkpoint_without_fitted_thresholds_is_refused_and_leaves_nothing(
     stock = EfficientAd(model_size="small", evaluator=False, visualizer=False)
     path = _stock_checkpoint(stock, tmp_path / "unvalidated.ckpt")
     with pytest.raises(ModelImportError, match=r"checkpoint unvalidated\.ckpt has no fitted thresholds"):
-        import_run(ImportRequest(file=path, category="pcb_connector"), settings, progress=lambda _: None)
+        import_run(
+            ImportRequest(file=path, category="pcb_connector"), settings, progress=lambda _: None, user=local_user()
+        )
     assert not any(settings.registry_dir.rglob("metrics.json"))

@@ -13,6 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
+from services.access import AccessDeniedError, ActingUser, Role, local_user
 from services.inference.model_import import ImportRequest, import_run
 from services.registry.imports import ModelImportError
 from services.registry.runs import list_runs
@@ -67,7 +68,9 @@ def test_a_hostile_model_file_is_refused_runs_no_code_and_leaves_the_registry_un
     uploads.mkdir()
     write(uploads / name, marker)
     with pytest.raises(ModelImportError, match=re.escape(message)):
-        import_run(ImportRequest(file=uploads / name, category="pcb"), settings, progress=lambda _: None)
+        import_run(
+            ImportRequest(file=uploads / name, category="pcb"), settings, progress=lambda _: None, user=local_user()
+        )
     assert not marker.exists(), f"{case}: the payload ran"
     assert list_runs(settings) == []
     assert [p for p in settings.registry_dir.rglob("*") if p.is_file()] == [], "no file is left in the registry"
@@ -81,6 +84,22 @@ def test_a_hostile_product_name_is_refused_before_the_file_is_read(
     marker = tmp_path / "pwned"
     _malicious_ckpt(tmp_path / "evil.ckpt", marker)
     with pytest.raises(ValueError, match=re.escape(f"unsafe category name {category!r}")):
-        import_run(ImportRequest(file=tmp_path / "evil.ckpt", category=category), settings, progress=lambda _: None)
+        import_run(
+            ImportRequest(file=tmp_path / "evil.ckpt", category=category),
+            settings,
+            progress=lambda _: None,
+            user=local_user(),
+        )
+    assert not marker.exists()
+    assert not settings.registry_dir.exists()
+
+
+def test_an_operator_may_not_import_and_the_file_is_never_read(settings: Settings, tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    _malicious_export(tmp_path / "evil.pt", marker)
+    operator = ActingUser("olga", Role.OPERATOR, signed_in=True)
+    request = ImportRequest(file=tmp_path / "evil.pt", category="pcb", trust=True)
+    with pytest.raises(AccessDeniedError, match=r"^olga \(operator\) may not import models or datasets"):
+        import_run(request, settings, progress=lambda _: None, user=operator)
     assert not marker.exists()
     assert not settings.registry_dir.exists()

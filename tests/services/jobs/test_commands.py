@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from services.access import AccessDeniedError, ActingUser, Role, local_user
 from services.jobs import commands, runner
 from services.registry.runs import list_runs
 from services.settings import Settings
@@ -47,16 +48,16 @@ def test_a_valid_request_becomes_the_train_command(tmp_path: Path) -> None:
 def test_start_training_refuses_a_bad_request_before_any_job(settings: Settings, tmp_path: Path) -> None:
     request = commands.TrainRequest(data=tmp_path, category="pcb", layout="folder", models=(), profile="demo")
     with pytest.raises(ValueError, match="choose at least one model"):
-        commands.start_training(settings, request)
+        commands.start_training(settings, request, user=local_user())
     assert runner.list_jobs(settings) == []
 
 
 def test_the_demo_build_starts_once_and_is_found_again(settings: Settings) -> None:
-    first = commands.start_demo_build(settings)
-    assert commands.start_demo_build(settings).id == first.id
+    first = commands.start_demo_build(settings, user=local_user())
+    assert commands.start_demo_build(settings, user=local_user()).id == first.id
     assert first.argv == [sys.executable, "-m", "services.cli", "demo"] and first.kind == commands.DEMO_KIND
     assert commands.demo_build(settings).id == first.id
-    assert runner.cancel_job(settings, first.id).state == "cancelled"
+    assert runner.cancel_job(settings, first.id, user=local_user()).state == "cancelled"
     assert commands.demo_build(settings).state == "cancelled"
 
 
@@ -93,6 +94,21 @@ def test_demo_background_starts_one_build_and_returns_at_once(
         assert printed == [f"building the demo registry in the background: job {job.id} "
                            f"(status in {tmp_path / 'models' / 'jobs' / job.id})"] * 2  # fmt: skip
         assert job.kind == commands.DEMO_KIND and job.active
-        assert runner.cancel_job(get_settings(), job.id).state == "cancelled"
+        assert runner.cancel_job(get_settings(), job.id, user=local_user()).state == "cancelled"
     finally:
         get_settings.cache_clear()
+
+
+def test_an_operator_may_not_start_training_the_demo_build_or_cancel_a_job(settings: Settings, tmp_path: Path) -> None:
+    operator = ActingUser("olga", Role.OPERATOR, signed_in=True)
+    request = commands.TrainRequest(tmp_path, "pcb", "folder", ("patchcore",), "demo")
+    with pytest.raises(AccessDeniedError, match=r"^olga \(operator\) may not train or cancel training"):
+        commands.start_training(settings, request, user=operator)
+    with pytest.raises(AccessDeniedError, match="needs the engineer role"):
+        commands.start_demo_build(settings, user=operator)
+    assert runner.list_jobs(settings) == []
+    job = commands.start_demo_build(settings, user=ActingUser("emil", Role.ENGINEER, signed_in=True))
+    with pytest.raises(AccessDeniedError, match="olga"):
+        runner.cancel_job(settings, job.id, user=operator)
+    assert runner.list_jobs(settings)[0].active
+    assert runner.cancel_job(settings, job.id, user=local_user()).state == "cancelled"

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from services.access import local_user
 from services.jobs import runner
 from services.jobs.status import LOG_FILE, STATUS_FILE, read_status, worker_alive
 from services.jobs.worker import failure_message
@@ -58,11 +59,12 @@ def test_cancel_ends_the_whole_process_group_and_removes_the_partial_run(setting
     running = wait_for(settings, started.id, lambda job: job.stage.startswith("step one"))
     command = child_pid(running)
     assert len(partial_folders(settings)) == 1 and list_runs(settings) == []
-    cancelled = runner.cancel_job(settings, started.id)
+    cancelled = runner.cancel_job(settings, started.id, user=local_user())
     assert cancelled.state == "cancelled" and cancelled.error == ""
     assert not _alive(command) and not _alive(started.pid)
     assert partial_folders(settings) == []
-    assert runner.cancel_job(settings, started.id).state == "cancelled"  # cancelling twice changes nothing
+    again = runner.cancel_job(settings, started.id, user=local_user())
+    assert again.state == "cancelled"  # cancelling twice changes nothing
 
 
 def test_a_crashing_command_fails_with_its_last_line_not_a_traceback(settings: Settings) -> None:
@@ -96,7 +98,7 @@ def test_an_exclusive_job_runs_once_at_a_time(settings: Settings) -> None:
     second = runner.start_exclusive(settings, "demo", "Build the demo", fake_argv(sleep_s=60.0))
     other = runner.start_exclusive(settings, "train", "Train", fake_argv())
     assert second.id == first.id and other.id != first.id
-    runner.cancel_job(settings, first.id)
+    runner.cancel_job(settings, first.id, user=local_user())
     third = runner.start_exclusive(settings, "demo", "Build the demo", fake_argv())
     assert third.id != first.id
     wait_for(settings, third.id, lambda job: not job.active)
@@ -106,7 +108,7 @@ def test_an_exclusive_job_runs_once_at_a_time(settings: Settings) -> None:
 
 def test_unknown_or_malformed_job_ids_are_refused(settings: Settings) -> None:
     with pytest.raises(runner.JobError, match="no job"):
-        runner.cancel_job(settings, "../../etc")
+        runner.cancel_job(settings, "../../etc", user=local_user())
     with pytest.raises(runner.JobError, match="no job"):
         runner.job_dir(settings, "20260101-000000-train-abcdef")
     assert not (runner.jobs_root(settings) / "x" / STATUS_FILE).exists()

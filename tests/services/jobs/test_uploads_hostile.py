@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from services.access import local_user
 from services.jobs.uploads import UploadError, extract_dataset_zip
 from services.settings import Settings
 
@@ -140,7 +141,7 @@ def test_a_hostile_zip_is_refused_naming_the_rule_and_writes_nothing(
     limited = settings.with_overrides(max_upload_mb=32, max_upload_files=5)
     before = files_under(tmp_path)
     with pytest.raises(UploadError, match=re.escape(message)):
-        extract_dataset_zip(limited, "pcb", data)
+        extract_dataset_zip(limited, "pcb", data, user=local_user())
     assert files_under(tmp_path) == before, "no file written anywhere"
     uploads = settings.data_root / "uploads"
     assert not uploads.exists() or not any(uploads.iterdir()), "no partial folder left"
@@ -151,11 +152,11 @@ def test_a_hostile_product_name_is_refused_before_the_zip_is_read(
     settings: Settings, tmp_path: Path, name: str
 ) -> None:
     with pytest.raises(ValueError, match=re.escape(f"unsafe category name {name!r}")):
-        extract_dataset_zip(settings, name, zip_of({"good/a.png": b"x"}))
+        extract_dataset_zip(settings, name, zip_of({"good/a.png": b"x"}), user=local_user())
     assert files_under(tmp_path) == set()
 
 
 def test_names_with_html_are_data_and_extract_as_plain_files(settings: Settings) -> None:
     names = ["good/<img src=x onerror=alert(1)>.png", "<b>scratch/a.png"]
-    extracted = extract_dataset_zip(settings, "pcb", zip_of(dict.fromkeys(names, b"x")))
+    extracted = extract_dataset_zip(settings, "pcb", zip_of(dict.fromkeys(names, b"x")), user=local_user())
     assert sorted(p.relative_to(extracted.folder).as_posix() for p in files_under(extracted.folder)) == sorted(names)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from services.access import local_user
 from services.learning.review_loop import apply_decision
 from services.records.image_store import ImageStore
 from services.records.review import Decision, decide, undo
@@ -34,12 +35,12 @@ def test_a_false_alarm_decision_makes_a_version_that_scores_it_ok_and_undo_remov
     store, embedder = open_store(settings), Embedder(settings)
     try:
         records.record([record])
-        decision = decide(records, record.id, Decision.FALSE_ALARM, reviewer="qa")
+        decision = decide(records, record.id, Decision.FALSE_ALARM, user=local_user("qa"))
         outcome = apply_decision(decision, record, settings=settings, store=store, embedder=embedder)
         version = latest_runs(settings)[key]
         assert version.path.name == f"{alarms.run.path.name}_v2" and version.path.name in outcome.summary
         assert alarms.score(version, record.image_sha256) <= 0.5, "the new version scores the false alarm OK"
-        undone = undo(records, decision.id, reviewer="qa")
+        undone = undo(records, decision.id, user=local_user("qa"))
         apply_decision(undone, record, settings=settings, store=store, embedder=embedder)
         assert not version.path.exists()
         assert latest_runs(settings)[key].path == alarms.run.path
@@ -60,7 +61,7 @@ def test_a_confirmed_defect_joins_the_library_and_undo_takes_it_out(
     store, embedder = open_store(settings), Embedder(settings)
     try:
         records.record([record])
-        decision = decide(records, record.id, Decision.DEFECT, reviewer="qa", defect_type="dent")
+        decision = decide(records, record.id, Decision.DEFECT, user=local_user("qa"), defect_type="dent")
         apply_decision(decision, record, settings=settings, store=store, embedder=embedder)
         assert store.count(confirmed) == len(record.regions) + 1  # its regions and its image
         apply_decision(

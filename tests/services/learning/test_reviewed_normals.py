@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from services.access import local_user
 from services.cli import train as train_command
 from services.cli.train import ProductRequest, train_product
 from services.data.images import ImageInputError
@@ -118,8 +119,10 @@ def test_reviewed_normals_are_the_false_alarms_of_the_product_with_a_standing_de
     store = RecordStore(settings)
     try:
         store.record(list(records.values()))
-        decided = {name: decide(store, r.id, Decision.FALSE_ALARM, reviewer="qa") for name, r in records.items()}
-        undo(store, decided["undone"].id, reviewer="qa")
+        decided = {
+            name: decide(store, r.id, Decision.FALSE_ALARM, user=local_user("qa")) for name, r in records.items()
+        }
+        undo(store, decided["undone"].id, user=local_user("qa"))
     finally:
         store.close()
     assert reviewed_normals(settings, "board") == ["0a" * 32]

@@ -52,10 +52,10 @@ def test_migrations_from_an_empty_database_create_the_tables_at_the_head_revisio
     assert current_revision(engine) is None
     assert "inspection_records" not in inspect(engine).get_table_names()
     migrate(engine)
-    assert current_revision(engine) == head_revision() == "0003"
+    assert current_revision(engine) == head_revision() == "0004"
     assert {"inspection_records", "review_decisions", "alembic_version"} <= set(inspect(engine).get_table_names())
     migrate(engine)  # a second run finds nothing to do
-    assert current_revision(engine) == "0003"
+    assert current_revision(engine) == "0004"
     engine.dispose()
 
 
@@ -67,7 +67,7 @@ def test_a_database_at_0001_keeps_its_records_when_migrated_to_the_review_decisi
     assert current_revision(engine) == "0001"
     assert "review_decisions" not in inspect(engine).get_table_names()
     migrate(engine)
-    assert current_revision(engine) == "0003"
+    assert current_revision(engine) == "0004"
     with engine.connect() as connection:
         rows = connection.execute(InspectionRow.__table__.select()).mappings().all()
     assert [InspectionRecord.from_row(dict(row)) for row in rows] == [kept]

@@ -7,6 +7,7 @@ import hashlib
 
 import pytest
 
+from services.access import local_user
 from services.records.image_store import ImageStore
 from services.records.record import InspectionRecord
 from services.records.reopen import locate
@@ -75,8 +76,8 @@ def test_the_known_types_are_the_runs_and_those_confirmed_on_the_product(run: Ru
     other_product = _record(run, records_settings, product="leather")
     store.record([record, other_product])
     assert known_defect_types(store, record, records_settings) == ("crack", "glue_strip")
-    decide(store, record.id, Decision.DEFECT, reviewer="ana", defect_type="dent")
-    decide(store, other_product.id, Decision.DEFECT, reviewer="ana", defect_type="hole")
+    decide(store, record.id, Decision.DEFECT, user=local_user("ana"), defect_type="dent")
+    decide(store, other_product.id, Decision.DEFECT, user=local_user("ana"), defect_type="hole")
     assert known_defect_types(store, record, records_settings) == ("crack", "dent", "glue_strip")
     gone = _record(run, records_settings, run_id="own/patchcore/tile/removed")
     assert known_defect_types(store, gone, records_settings) == ("dent",)

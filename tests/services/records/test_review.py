@@ -9,6 +9,7 @@ from datetime import UTC, timedelta
 import pytest
 from sqlalchemy.exc import IntegrityError
 
+from services.access import AccessDeniedError, ActingUser, Role, local_user
 from services.postprocessing.verdict import Verdict
 from services.records.record import InspectionRecord
 from services.records.review import (
@@ -70,7 +71,12 @@ def test_a_false_alarm_leaves_the_queue_and_is_recorded_with_every_field(
 ) -> None:
     store, made = queue
     made_decision = decide(
-        store, made["ng"].id, Decision.FALSE_ALARM, reviewer=" ana ", note="glare on the edge\nsecond line", now=DECIDED
+        store,
+        made["ng"].id,
+        Decision.FALSE_ALARM,
+        user=local_user(" ana "),
+        note="glare on the edge\nsecond line",
+        now=DECIDED,
     )
     assert made_decision == ReviewDecision(
         id=made_decision.id,
@@ -93,13 +99,13 @@ def test_undo_returns_the_record_to_the_queue_keeps_the_decision_and_allows_a_ne
     queue: tuple[RecordStore, dict[str, InspectionRecord]],
 ) -> None:
     store, made = queue
-    first = decide(store, made["review"].id, Decision.DEFECT, reviewer="ana", defect_type="crack", now=DECIDED)
-    undone = undo(store, first.id, reviewer="ben", now=DECIDED + MINUTE)
+    first = decide(store, made["review"].id, Decision.DEFECT, user=local_user("ana"), defect_type="crack", now=DECIDED)
+    undone = undo(store, first.id, user=local_user("ben"), now=DECIDED + MINUTE)
     assert undone.undone_at == DECIDED + MINUTE and undone.undone_by == "ben" and not undone.standing
     assert (undone.id, undone.decision, undone.defect_type) == (first.id, Decision.DEFECT, "crack")
     assert undone.reviewer == "ana"
     assert _names(pending(store), made) == ["late", "leather", "ng", "review"]
-    second = decide(store, made["review"].id, Decision.FALSE_ALARM, reviewer="ben", now=DECIDED + 2 * MINUTE)
+    second = decide(store, made["review"].id, Decision.FALSE_ALARM, user=local_user("ben"), now=DECIDED + 2 * MINUTE)
     assert decisions(store, record_id=made["review"].id) == [second, undone]
     assert decisions(store, record_id=made["ng"].id) == []
     assert _names(pending(store), made) == ["late", "leather", "ng"]
@@ -112,11 +118,11 @@ def test_false_alarm_images_are_the_standing_false_alarms_of_the_product_each_on
     store, made = queue
     again = sample_record(recorded_at=BASE_TIME + 6 * MINUTE, verdict=Verdict.NG, image_sha256="02" * 32)
     store.record([again])
-    decide(store, made["ng"].id, Decision.FALSE_ALARM, reviewer="ana", now=DECIDED + 2 * MINUTE)
-    decide(store, again.id, Decision.FALSE_ALARM, reviewer="ana", now=DECIDED + 3 * MINUTE)
-    decide(store, made["review"].id, Decision.FALSE_ALARM, reviewer="ana", now=DECIDED + 4 * MINUTE)
-    decide(store, made["late"].id, Decision.DEFECT, reviewer="ana", defect_type="crack", now=DECIDED)
-    decide(store, made["leather"].id, Decision.FALSE_ALARM, reviewer="ana", now=DECIDED)
+    decide(store, made["ng"].id, Decision.FALSE_ALARM, user=local_user("ana"), now=DECIDED + 2 * MINUTE)
+    decide(store, again.id, Decision.FALSE_ALARM, user=local_user("ana"), now=DECIDED + 3 * MINUTE)
+    decide(store, made["review"].id, Decision.FALSE_ALARM, user=local_user("ana"), now=DECIDED + 4 * MINUTE)
+    decide(store, made["late"].id, Decision.DEFECT, user=local_user("ana"), defect_type="crack", now=DECIDED)
+    decide(store, made["leather"].id, Decision.FALSE_ALARM, user=local_user("ana"), now=DECIDED)
     assert false_alarm_images(store, "tile") == ["02" * 32, "01" * 32]
     assert false_alarm_images(store, "leather") == ["03" * 32]
     assert pending(store) == []
@@ -142,7 +148,7 @@ def test_a_decision_with_bad_values_is_refused_naming_the_rule_and_nothing_is_wr
     store, made = queue
     decision, defect_type, note, reviewer = values
     with pytest.raises(ReviewError, match=message):
-        decide(store, made["ng"].id, decision, reviewer=reviewer, defect_type=defect_type, note=note)
+        decide(store, made["ng"].id, decision, user=local_user(reviewer), defect_type=defect_type, note=note)
     assert decisions(store) == []
 
 
@@ -151,15 +157,15 @@ def test_an_unknown_record_a_second_decision_and_a_second_undo_are_refused(
 ) -> None:
     store, made = queue
     with pytest.raises(ReviewError, match="no inspection record has the id 'nope'"):
-        decide(store, "nope", Decision.FALSE_ALARM, reviewer="ana")
-    first = decide(store, made["ng"].id, Decision.FALSE_ALARM, reviewer="ana", now=DECIDED)
+        decide(store, "nope", Decision.FALSE_ALARM, user=local_user("ana"))
+    first = decide(store, made["ng"].id, Decision.FALSE_ALARM, user=local_user("ana"), now=DECIDED)
     with pytest.raises(ReviewError, match="already has a decision: undo it first"):
-        decide(store, made["ng"].id, Decision.DEFECT, reviewer="ben", defect_type="crack")
-    undo(store, first.id, reviewer="ana", now=DECIDED + MINUTE)
+        decide(store, made["ng"].id, Decision.DEFECT, user=local_user("ben"), defect_type="crack")
+    undo(store, first.id, user=local_user("ana"), now=DECIDED + MINUTE)
     with pytest.raises(ReviewError, match=f"decision {first.id} was already undone at 2026-12-02T08:01:00.123456"):
-        undo(store, first.id, reviewer="ana")
+        undo(store, first.id, user=local_user("ana"))
     with pytest.raises(ReviewError, match="no review decision has the id 'nope'"):
-        undo(store, "nope", reviewer="ana")
+        undo(store, "nope", user=local_user("ana"))
     assert [decision.undone_at for decision in decisions(store)] == [DECIDED + MINUTE]
 
 
@@ -168,11 +174,28 @@ def test_the_database_refuses_a_second_standing_decision_on_one_record(
 ) -> None:
     """Two reviewers at once: both pass the check, the partial unique index lets only one commit."""
     store, made = queue
-    first = decide(store, made["ng"].id, Decision.FALSE_ALARM, reviewer="ana", now=DECIDED)
+    first = decide(store, made["ng"].id, Decision.FALSE_ALARM, user=local_user("ana"), now=DECIDED)
     row = {**vars(first), "id": "second", "decided_at": DECIDED.astimezone(UTC)}
     with pytest.raises(IntegrityError), store.writing() as connection:
         connection.execute(ReviewDecisionRow.__table__.insert().values(**row))
-    undo(store, first.id, reviewer="ana")
+    undo(store, first.id, user=local_user("ana"))
     with store.writing() as connection:
         connection.execute(ReviewDecisionRow.__table__.insert().values(**row))
     assert [decision.id for decision in decisions(store) if decision.standing] == ["second"]
+
+
+def test_an_operator_may_not_decide_or_undo_and_nothing_changes(
+    queue: tuple[RecordStore, dict[str, InspectionRecord]],
+) -> None:
+    store, made = queue
+    operator = ActingUser("olga", Role.OPERATOR, signed_in=True)
+    with pytest.raises(AccessDeniedError, match=r"^olga \(operator\) may not review inspections: that needs the engi"):
+        decide(store, made["ng"].id, Decision.FALSE_ALARM, user=operator)
+    assert decisions(store) == []
+    made_decision = decide(
+        store, made["ng"].id, Decision.FALSE_ALARM, user=ActingUser("emil", Role.ENGINEER, signed_in=True)
+    )
+    assert made_decision.reviewer == "emil"
+    with pytest.raises(AccessDeniedError, match="olga"):
+        undo(store, made_decision.id, user=operator)
+    assert decisions(store) == [made_decision]
