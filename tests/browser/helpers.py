@@ -35,6 +35,36 @@ ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "browser"
 APP_START_TIMEOUT_S = 180
 STEP_TIMEOUT_MS = 180_000
 NEIGHBOURS_HEADING = "Nearest anomalous neighbours"
+IDLE_JS = (
+    "() => !document.querySelector(\"[data-testid='stStatusWidget']\")"
+    " && !document.querySelector(\"[data-testid='stSpinner']\")"
+)
+"""True once the app has finished its script run (no running indicator, no spinner)."""
+FIGURE_DRAWN_JS = (
+    "(selector) => { const g = document.querySelector(selector); return g && g._fullLayout && g._fullData; }"
+)
+"""True once the Plotly graph under ``selector`` is drawn."""
+DEFECT_POINT_JS = """(selector) => {
+    const g = document.querySelector(selector);
+    const trace = g._fullData.find(t => t.name === 'defect pixels');
+    if (!trace || !trace.x || trace.x.length === 0) return null;
+    const region = String(trace.customdata[0]);
+    const points = [...trace.customdata.keys()].filter(i => String(trace.customdata[i]) === region);
+    const i = points[Math.floor(points.length / 2)];
+    const box = g.getBoundingClientRect(), layout = g._fullLayout;
+    return [box.left + layout.xaxis._offset + layout.xaxis.l2p(trace.x[i]),
+            box.top + layout.yaxis._offset + layout.yaxis.l2p(trace.y[i])];
+}"""
+"""Viewport coordinates of a pixel of the first defect on the figure under ``selector``, or null without one."""
+DEFECT_DRAWN_JS = (
+    "(selector) => { const g = document.querySelector(selector); return g && g._fullData"
+    " && g._fullData.some(t => t.name === 'defect pixels' && t.x && t.x.length > 0); }"
+)
+"""True once the figure under ``selector`` draws a defect."""
+IMAGE_SHOWN_JS = (
+    "() => [...document.querySelectorAll(\"[data-testid='stImage'] img\")].some(i => i.complete && i.naturalWidth)"
+)
+"""True once an ``st.image`` (a neighbour thumbnail) has loaded."""
 
 
 def require_chromium() -> None:
@@ -100,11 +130,7 @@ def serve_app(registry_dir: Path, data_root: Path, log_name: str = "app.log") ->
 def wait_idle(page: Page) -> None:
     """Until the app has finished its script run (no running indicator, no spinner)."""
     page.wait_for_timeout(300)
-    page.wait_for_function(
-        "() => !document.querySelector(\"[data-testid='stStatusWidget']\")"
-        " && !document.querySelector(\"[data-testid='stSpinner']\")",
-        timeout=STEP_TIMEOUT_MS,
-    )
+    page.wait_for_function(IDLE_JS, timeout=STEP_TIMEOUT_MS)
 
 
 def figure_selector(digest: str) -> str:
@@ -117,29 +143,13 @@ def upload(page: Page, image: Path) -> float:
     figure = figure_selector(hashlib.sha256(image.read_bytes()).hexdigest())
     started = time.perf_counter()
     page.locator(".st-key-inspect_upload input[type=file]").set_input_files(str(image))
-    page.wait_for_function(
-        f'() => {{ const g = document.querySelector("{figure}"); return g && g._fullLayout && g._fullData; }}',
-        timeout=STEP_TIMEOUT_MS,
-    )
+    page.wait_for_function(FIGURE_DRAWN_JS, arg=figure, timeout=STEP_TIMEOUT_MS)
     return time.perf_counter() - started
 
 
 def _defect_click_point(page: Page, digest: str) -> list[float] | None:
     """Viewport coordinates of a pixel of the first defect on the figure, or ``None`` when it shows no defect."""
-    return page.evaluate(
-        """(selector) => {
-            const g = document.querySelector(selector);
-            const trace = g._fullData.find(t => t.name === 'defect pixels');
-            if (!trace || !trace.x || trace.x.length === 0) return null;
-            const region = String(trace.customdata[0]);
-            const points = [...trace.customdata.keys()].filter(i => String(trace.customdata[i]) === region);
-            const i = points[Math.floor(points.length / 2)];
-            const box = g.getBoundingClientRect(), layout = g._fullLayout;
-            return [box.left + layout.xaxis._offset + layout.xaxis.l2p(trace.x[i]),
-                    box.top + layout.yaxis._offset + layout.yaxis.l2p(trace.y[i])];
-        }""",
-        figure_selector(digest),
-    )
+    return page.evaluate(DEFECT_POINT_JS, figure_selector(digest))
 
 
 def _lower_threshold_until_a_defect_shows(page: Page, digest: str) -> list[float]:
@@ -150,12 +160,7 @@ def _lower_threshold_until_a_defect_shows(page: Page, digest: str) -> list[float
     page.locator(".st-key-threshold input[type=range]").focus()
     page.keyboard.press("Home")
     page.keyboard.press("Tab")
-    trace = "t => t.name === 'defect pixels' && t.x && t.x.length > 0"
-    page.wait_for_function(
-        f'() => {{ const g = document.querySelector("{figure_selector(digest)}"); '
-        f"return g && g._fullData && g._fullData.some({trace}); }}",
-        timeout=STEP_TIMEOUT_MS,
-    )
+    page.wait_for_function(DEFECT_DRAWN_JS, arg=figure_selector(digest), timeout=STEP_TIMEOUT_MS)
     wait_idle(page)
     point = _defect_click_point(page, digest)
     assert point is not None, "no defect region shows on the figure even at threshold 0"
@@ -169,10 +174,7 @@ def click_defect(page: Page, digest: str) -> float:
     started = time.perf_counter()
     page.mouse.click(x, y)
     page.get_by_text(NEIGHBOURS_HEADING).first.wait_for(timeout=STEP_TIMEOUT_MS)
-    page.wait_for_function(
-        "() => [...document.querySelectorAll(\"[data-testid='stImage'] img\")].some(i => i.complete && i.naturalWidth)",
-        timeout=STEP_TIMEOUT_MS,
-    )
+    page.wait_for_function(IMAGE_SHOWN_JS, timeout=STEP_TIMEOUT_MS)
     return time.perf_counter() - started
 
 
