@@ -12,7 +12,8 @@ Usage::
   registry like the demo's on one product (:func:`services.cli.demo.build_demo_sample`) where ``--registry`` holds
   no run.
 * Browser: one headless Debian Chromium (as ``tests/browser`` drives it), one Playwright context per session. Each
-  upload opens a fresh page on Inspect (a new Streamlit session, so nothing is cached for it but the models), uploads
+  upload opens a fresh page on Inspect (a new Streamlit session, so nothing is cached for it but the models), waits
+  until it is ready as a user finds it while picking a file (script run done, its hidden chart drawn), uploads
   one defective test image of the registry's first product and waits until its heatmap figure is drawn and its
   verdict shown (upload→verdict); then clicks a pixel of the first defect drawn and waits for the neighbour
   thumbnails (click→neighbours). Where the figure draws no defect at the calibrated threshold, the threshold slider
@@ -53,6 +54,7 @@ sys.path.insert(0, str(PROJECT_ROOT))
 
 from services.settings import Settings  # noqa: E402
 from tests.browser.helpers import (  # noqa: E402
+    CHART_PRELOAD_SELECTOR,
     CHROMIUM,
     CHROMIUM_ARGS,
     DEFECT_DRAWN_JS,
@@ -235,7 +237,7 @@ async def _click_defect(page: Page, digest: str, tally: Tally) -> float:
     return time.perf_counter() - started
 
 
-async def _inspect_once(browser_context: object, url: str, image: Path, tally: Tally) -> None:
+async def _inspect_once(browser_context: object, url: str, image: Path, tally: Tally, click: bool) -> None:
     """One fresh Inspect page: upload ``image``, wait for its verdict, click a defect, wait for its neighbours."""
     page: Page = await browser_context.new_page()  # type: ignore[attr-defined]
     digest = hashlib.sha256(image.read_bytes()).hexdigest()
@@ -243,13 +245,15 @@ async def _inspect_once(browser_context: object, url: str, image: Path, tally: T
         await page.goto(f"{url}/inspect", timeout=STEP_TIMEOUT_MS)
         await page.locator(".st-key-inspect_upload").wait_for(timeout=STEP_TIMEOUT_MS)
         await _idle(page)
+        await page.wait_for_function(FIGURE_DRAWN_JS, arg=CHART_PRELOAD_SELECTOR, timeout=STEP_TIMEOUT_MS)
         started = time.perf_counter()
         await page.locator(".st-key-inspect_upload input[type=file]").set_input_files(str(image))
         await page.wait_for_function(FIGURE_DRAWN_JS, arg=figure_selector(digest), timeout=STEP_TIMEOUT_MS)
         await page.wait_for_function(VERDICT_JS, timeout=STEP_TIMEOUT_MS)
         tally.uploads.append(time.perf_counter() - started)
         await _idle(page)
-        tally.clicks.append(await _click_defect(page, digest, tally))
+        if click:
+            tally.clicks.append(await _click_defect(page, digest, tally))
         if await page.evaluate(ERROR_JS):
             tally.errors.append(f"{image.name}: the page shows an error")
     except Exception as exc:  # every failure of a step is an error of the run, counted and named
@@ -259,12 +263,14 @@ async def _inspect_once(browser_context: object, url: str, image: Path, tally: T
         await page.close()
 
 
-async def _session(browser: Browser, url: str, images: list[Path], *, start: int, uploads: int, tally: Tally) -> None:
+async def _session(
+    browser: Browser, url: str, images: list[Path], *, start: int, uploads: int, tally: Tally, click: bool = True
+) -> None:
     """One browser context uploading ``uploads`` images in turn from ``images[start]``, each on a fresh page."""
     context = await browser.new_context(viewport=VIEWPORT)
     try:
         for i in range(uploads):
-            await _inspect_once(context, url, images[(start + i) % len(images)], tally)
+            await _inspect_once(context, url, images[(start + i) % len(images)], tally, click)
     finally:
         await context.close()
 
@@ -311,7 +317,7 @@ async def _drive(url: str, images: list[Path], args: argparse.Namespace, server_
             await _session(browser, url, images, start=0, uploads=1, tally=warm)
             _print_tally("warm-up (1 upload, not counted)", warm)
             single = Tally()
-            await _session(browser, url, images, start=1, uploads=args.single, tally=single)
+            await _session(browser, url, images, start=1, uploads=args.single, tally=single, click=not args.no_click)
             _print_tally(f"single session, {args.single} uploads", single)
             load = Tally()
             sampler = RssSampler(server_pid, args.rss_interval, load) if server_pid else None
@@ -321,7 +327,15 @@ async def _drive(url: str, images: list[Path], args: argparse.Namespace, server_
             try:
                 await asyncio.gather(
                     *(
-                        _session(browser, url, images, start=s * args.uploads, uploads=args.uploads, tally=load)
+                        _session(
+                            browser,
+                            url,
+                            images,
+                            start=s * args.uploads,
+                            uploads=args.uploads,
+                            tally=load,
+                            click=not args.no_click,
+                        )
                         for s in range(args.sessions)
                     )
                 )
@@ -357,6 +371,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--build-sample", action="store_true", help="build a demo-like registry where none is")
     parser.add_argument("--single", type=int, default=10, help="uploads by one session alone first (default 10)")
     parser.add_argument("--rss-interval", type=float, default=2.0, help="seconds between RSS samples (default 2)")
+    parser.add_argument("--no-click", action="store_true", help="upload only (e.g. to profile the upload alone)")
     args = parser.parse_args(argv)
     for name in ("sessions", "uploads", "single"):
         if getattr(args, name) < 1:

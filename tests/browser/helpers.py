@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page
 
+from components.inspect import chart_preload
 from services.settings import PROJECT_ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -56,6 +57,8 @@ DEFECT_POINT_JS = """(selector) => {
             box.top + layout.yaxis._offset + layout.yaxis.l2p(trace.y[i])];
 }"""
 """Viewport coordinates of a pixel of the first defect on the figure under ``selector``, or null without one."""
+CHART_PRELOAD_SELECTOR = f".st-key-{chart_preload.KEY} .js-plotly-plot"
+"""The hidden chart of an Inspect page without uploads (:mod:`components.inspect.chart_preload`)."""
 DEFECT_DRAWN_JS = (
     "(selector) => { const g = document.querySelector(selector); return g && g._fullData"
     " && g._fullData.some(t => t.name === 'defect pixels' && t.x && t.x.length > 0); }"
@@ -178,12 +181,19 @@ def click_defect(page: Page, digest: str) -> float:
     return time.perf_counter() - started
 
 
+def wait_inspect_ready(page: Page) -> None:
+    """Until a fresh Inspect page is ready for an upload, as a user finds it while picking a file: its script run
+    finished and its hidden chart drawn (the browser has loaded its chart code)."""
+    page.locator(".st-key-inspect_upload").wait_for(timeout=STEP_TIMEOUT_MS)
+    wait_idle(page)
+    page.wait_for_function(FIGURE_DRAWN_JS, arg=CHART_PRELOAD_SELECTOR, timeout=STEP_TIMEOUT_MS)
+
+
 def open_inspect(browser: Browser, url: str) -> Page:
     """A fresh page on Inspect (the default page), ready for an upload."""
     page = browser.new_page(viewport=VIEWPORT)
     page.goto(url)
-    page.locator(".st-key-inspect_upload").wait_for(timeout=STEP_TIMEOUT_MS)
-    wait_idle(page)
+    wait_inspect_ready(page)
     return page
 
 
