@@ -1,9 +1,11 @@
 """The inspection journey in a real headless Chromium against the running app.
 
 The app runs as a ``streamlit run`` subprocess on a registry built like the demo's (``make run``): both models at the
-demo profile's configuration on synthetic ``tile`` with the demo's training images, indexed into its embedded Qdrant
-store (:func:`services.cli.demo.build_demo_sample`: EfficientAd trained for fewer steps, which its serving cost does
-not depend on), so the timings mean what a user sees. The browser uploads a defective image, waits for the heatmap,
+demo profile's configuration on synthetic ``tile``, indexed into its embedded Qdrant store
+(:func:`services.cli.demo.build_demo_sample`), so the timings mean what a user sees. To keep CI short EfficientAd
+trains for fewer steps (its serving cost does not depend on them) and PatchCore on a third of the demo's training
+images, so its memory bank, which each patch is compared with, has a third of the demo's rows: the summary names
+both. The browser uploads a defective image, waits for the heatmap,
 clicks a defect on the image, waits for its neighbour thumbnails, visits every page and saves screenshots under
 ``test-artifacts/browser/``. After one warm-up image it times three more (fresh page each): upload to heatmap and
 defect click to neighbours, printed to the terminal (even without ``-s``) with the registry's build time and written
@@ -22,6 +24,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
+from services.data.synthetic import SynthConfig
 from services.settings import Settings
 from tests.browser.helpers import (
     ARTIFACTS,
@@ -46,6 +49,8 @@ LOOSE_BOUND_S = 5.0
 """What is asserted (medians): a shared 2-core CI machine can be loaded by other tenants, so the targets are printed
 beside the figures rather than asserted."""
 TIMED_IMAGES = 3
+CI_TRAIN_IMAGES = 20
+"""Normal training images generated for the journey's registry: a third of the demo's (``SynthConfig().n_train``)."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,8 @@ class DemoLikeRegistry:
     settings: Settings
     dataset_root: Path
     build_s: float
+    trained_images: int
+    """Normal images the models learned from (the rest of those generated is held out for calibration)."""
 
 
 @pytest.fixture(scope="module")
@@ -69,10 +76,11 @@ def demo_like(tmp_path_factory: pytest.TempPathFactory) -> DemoLikeRegistry:
         data_root=root / "data", registry_dir=root / "models", weights_dir=root / "models" / "weights", device="cpu"
     )
     started = time.perf_counter()
-    build_demo_sample(settings, DemoSample(), progress=lambda _: None)
+    runs = build_demo_sample(settings, DemoSample(n_train=CI_TRAIN_IMAGES), progress=lambda _: None)
     build_s = time.perf_counter() - started
     close_stores()  # embedded Qdrant allows one process per folder: hand the store over to the app
-    return DemoLikeRegistry(settings=settings, dataset_root=settings.data_root / DEMO_DATASET, build_s=build_s)
+    trained = max(run.record.protocol["n_train"] for run in runs)
+    return DemoLikeRegistry(settings, settings.data_root / DEMO_DATASET, build_s, trained)
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +136,8 @@ def test_upload_click_a_defect_see_its_neighbours_and_every_page(
         f" (max {max(uploads):.2f}), defect click -> neighbours median {statistics.median(clicks):.2f} s"
         f" (max {max(clicks):.2f}); targets {UPLOAD_TARGET_S:g} s and {CLICK_TARGET_S:g} s, asserted bound"
         f" {LOOSE_BOUND_S:g} s;"
-        f" demo-like registry built in {demo_like.build_s:.0f} s"
+        f" demo-profile registry built in {demo_like.build_s:.0f} s, trained on {demo_like.trained_images} normal"
+        f" images of {CI_TRAIN_IMAGES} generated (the demo generates {SynthConfig().n_train})"
     )
     (ARTIFACTS / "timings.txt").write_text(summary + "\n")
     with capsys.disabled():
