@@ -143,12 +143,21 @@ class DemoSample:
     teacher_steps: int = 10
 
 
+def sample_configs(sample: DemoSample, seed: int) -> dict[str, ModelConfig]:
+    """Every model's demo-profile configuration, its training steps capped at ``sample.step_limit``."""
+    from services.modeling.factory import profile_config
+
+    configs = {model: profile_config(DEMO_PROFILE, model, seed) for model in MODEL_NAMES}
+    return {
+        model: replace(config, max_steps=min(config.max_steps, sample.step_limit)) for model, config in configs.items()
+    }
+
+
 def build_demo_sample(settings: Settings, sample: DemoSample, progress: Callable[[str], None] = print) -> list[Run]:
     """Synthetic data of one product, a teacher where none is found, every model at the demo profile (steps capped),
     and the similar-defect index: the demo's own code path on less data (browser journeys, load benchmarks)."""
     from services.data.synthetic import SynthConfig, generate_dataset
     from services.modeling.efficientad.teacher import TeacherKind, distill_teacher, resolve_teacher
-    from services.modeling.factory import profile_config
 
     base = SynthConfig(seed=settings.seed)
     synth = replace(
@@ -160,11 +169,7 @@ def build_demo_sample(settings: Settings, sample: DemoSample, progress: Callable
     dataset = generate_dataset(settings.data_root / DEMO_DATASET, categories=(sample.category,), config=synth)
     if resolve_teacher(settings).kind == TeacherKind.RANDOM:
         distill_teacher(settings, steps=sample.teacher_steps)
-    configs = {}
-    for model in MODEL_NAMES:
-        config = profile_config(DEMO_PROFILE, model, settings.seed)
-        configs[model] = replace(config, max_steps=min(config.max_steps, sample.step_limit))
-    runs = _train(dataset, configs, sample.category, settings, progress)
+    runs = _train(dataset, sample_configs(sample, settings.seed), sample.category, settings, progress)
     index_and_evaluate(runs, settings, progress)
     return runs
 
