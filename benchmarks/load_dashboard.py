@@ -6,9 +6,10 @@ Usage::
     TQDM_DISABLE=1 HF_HUB_OFFLINE=1 python benchmarks/load_dashboard.py --sessions 8 --uploads 50 \\
         [--registry models/] [--data-root data/] [--url http://host:8501] [--build-sample] [--single 10]
 
-* Server: ``python -m services.cli serve`` on a free localhost port, started by the script on ``--registry`` and
-  ``--data-root`` (the settings' folders by default; records go to the registry's SQLite database), or the one at
-  ``--url`` (then RSS is not sampled unless ``--server-pid`` names its process). ``--build-sample`` first builds a
+* Server: the app on a free localhost port, on CPU, started by the script as the browser tests start it
+  (``tests/browser/helpers.py``) on ``--registry`` and ``--data-root`` (the settings' folders by default; records go
+  to the registry's SQLite database), or the one at ``--url`` (then RSS is not sampled unless ``--server-pid`` names
+  its process). ``--build-sample`` first builds a
   registry like the demo's on one product (:func:`services.cli.demo.build_demo_sample`) where ``--registry`` holds
   no run.
 * Browser: one headless Debian Chromium (as ``tests/browser`` drives it), one Playwright context per session. Each
@@ -35,14 +36,10 @@ import argparse
 import asyncio
 import hashlib
 import os
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,9 +62,9 @@ from tests.browser.helpers import (  # noqa: E402
     NEIGHBOURS_HEADING,
     VIEWPORT,
     figure_selector,
+    served_app,
 )
 
-START_TIMEOUT_S = 300
 STEP_TIMEOUT_MS = 120_000
 VERDICT_JS = (
     "() => [...document.querySelectorAll(\"[data-testid='stMarkdownContainer']\")]"
@@ -99,52 +96,6 @@ class RssSample:
     seconds: float
     uploads_done: int
     rss_mb: float
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_healthy(url: str, server: subprocess.Popen[bytes] | None) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if server is not None and server.poll() is not None:
-            raise SystemExit(f"the server exited with {server.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise SystemExit(f"{url} did not answer /_stcore/health within {START_TIMEOUT_S} s")
-
-
-def _start_server(settings: Settings, log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    env = {
-        **os.environ,
-        "ANOMALYLENS_REGISTRY": str(settings.registry_dir),
-        "ANOMALYLENS_DATA_ROOT": str(settings.data_root),
-        "TQDM_DISABLE": "1",
-        "HF_HUB_OFFLINE": "1",
-    }
-    command = [sys.executable, "-m", "services.cli", "serve", "--port", str(port), "--address", "127.0.0.1"]
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            command, cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    return server, f"http://127.0.0.1:{port}"
-
-
-def _stop_server(server: subprocess.Popen[bytes]) -> None:
-    os.killpg(server.pid, signal.SIGTERM)
-    try:
-        server.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(server.pid, signal.SIGKILL)
-        server.wait()
 
 
 def _defect_images(settings: Settings) -> list[Path]:
@@ -387,19 +338,12 @@ def main(argv: list[str] | None = None) -> int:
         build_demo_sample(settings, DemoSample())
     images = _defect_images(settings)
     print(f"registry {settings.registry_dir}: uploading {len(images)} defective test images in turn")
-    server = None
-    url = args.url
-    if url is None:
-        log = PROJECT_ROOT / "test-artifacts" / "load_dashboard_server.log"
-        log.parent.mkdir(parents=True, exist_ok=True)
-        server, url = _start_server(settings, log)
-        print(f"server {url} (pid {server.pid}, log {log})")
-    try:
-        _wait_healthy(url, server)
-        asyncio.run(_drive(url, images, args, server.pid if server else args.server_pid))
-    finally:
-        if server is not None:
-            _stop_server(server)
+    if args.url:
+        asyncio.run(_drive(args.url, images, args, args.server_pid))
+        return 0
+    with served_app(settings.registry_dir, settings.data_root, "load_dashboard_app.log") as app:
+        print(f"server {app.url} (pid {app.pid}, log test-artifacts/browser/load_dashboard_app.log)")
+        asyncio.run(_drive(app.url, images, args, app.pid))
     return 0
 
 

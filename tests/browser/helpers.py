@@ -13,6 +13,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -96,9 +97,24 @@ def _wait_healthy(url: str, app: subprocess.Popen[bytes], log: Path) -> None:
     pytest.fail(f"the app did not answer /_stcore/health within {APP_START_TIMEOUT_S} s:\n{log.read_text()[-3000:]}")
 
 
+@dataclass(frozen=True)
+class ServedApp:
+    """The app's URL and its server process id."""
+
+    url: str
+    pid: int
+
+
 @contextmanager
 def serve_app(registry_dir: Path, data_root: Path, log_name: str = "app.log") -> Iterator[str]:
     """The app served on a free localhost port by a subprocess on the given registry (embedded Qdrant); its URL."""
+    with served_app(registry_dir, data_root, log_name) as app:
+        yield app.url
+
+
+@contextmanager
+def served_app(registry_dir: Path, data_root: Path, log_name: str = "app.log") -> Iterator[ServedApp]:
+    """:func:`serve_app`, with the server's process id (for its memory)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     port = _free_port()
     env = {
@@ -120,7 +136,7 @@ def serve_app(registry_dir: Path, data_root: Path, log_name: str = "app.log") ->
     try:
         url = f"http://127.0.0.1:{port}"
         _wait_healthy(url, app, log)
-        yield url
+        yield ServedApp(url, app.pid)
     finally:
         os.killpg(app.pid, signal.SIGTERM)
         try:
