@@ -6,6 +6,7 @@ import streamlit as st
 
 from components.inspect import (
     batch_runner,
+    chart_preload,
     image_source,
     inspection_panel,
     part_input,
@@ -33,6 +34,7 @@ if not batch.images:
     st.info(
         "Upload one or more images, or pick a test-set sample, to see heatmaps and verdicts.", icon=":material/upload:"
     )
+    chart_preload.render()
     st.stop()
 record_area = st.container()
 shown = batch.images[0]

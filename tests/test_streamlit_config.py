@@ -20,6 +20,11 @@ def test_no_full_garbage_collection_after_every_script_run() -> None:
     assert _config()["runner"]["postScriptGC"] is False
 
 
+def test_source_files_are_not_watched() -> None:
+    """The watcher scans every imported module on the event loop for each new session, then polls them all."""
+    assert _config()["server"]["fileWatcherType"] == "none"
+
+
 def test_no_usage_statistics_are_sent() -> None:
     assert _config()["browser"]["gatherUsageStats"] is False
 

@@ -7,13 +7,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from services.data.synthetic import SYNTHETIC_CATEGORIES
 from services.jobs import progress as job_progress
 from services.modeling.model_table import MODEL_NAMES, model_spec
 from services.registry.runs import Run, latest_runs
 from services.settings import Settings
+
+if TYPE_CHECKING:
+    from services.data.datasets import DatasetInfo
+    from services.modeling.model_config import ModelConfig
 
 DEMO_DATASET = "synthetic"
 DEMO_PROFILE = "demo"
@@ -94,7 +99,6 @@ def build_demo(settings: Settings, progress: Callable[[str], None] = print) -> D
     from services.data.synthetic import SynthConfig, generate_dataset
     from services.modeling.efficientad.teacher import ensure_teacher
     from services.modeling.factory import profile_config
-    from services.training.engine import run_benchmark
 
     root = settings.data_root / DEMO_DATASET
     if (root / DATASET_RECORD).is_file():
@@ -112,15 +116,7 @@ def build_demo(settings: Settings, progress: Callable[[str], None] = print) -> D
         stage = f"training {model_spec(model).label} on {category} (run {done + 1} of {len(missing)})"
         job_progress.emit(done / steps, stage)
         progress(f"training {model} on {category} ({len(status.missing)} runs missing)")
-        run_benchmark(
-            dataset,
-            {model: profile_config(DEMO_PROFILE, model, settings.seed)},
-            (category,),
-            settings,
-            profile=DEMO_PROFILE,
-            device=settings.resolved_device(),
-            progress=progress,
-        )
+        _train(dataset, {model: profile_config(DEMO_PROFILE, model, settings.seed)}, category, settings, progress)
     job_progress.emit(len(missing) / steps, "indexing defects for the similar-defect search")
     wait_for_store(settings, progress)
     status = demo_status(settings)
@@ -128,3 +124,72 @@ def build_demo(settings: Settings, progress: Callable[[str], None] = print) -> D
     status = demo_status(settings)
     job_progress.emit(1.0, "done", result=f"demo registry: {len(status.runs)} runs in {settings.registry_dir}")
     return status
+
+
+@dataclass(frozen=True)
+class DemoSample:
+    """A cheap registry built like the demo's: the demo profile's model configurations on one product, with fewer
+    training steps (EfficientAd's serving cost does not depend on them), a shorter teacher distillation (same teacher
+    width) and a smaller test split (fewer known defects in the library); the training images, and so PatchCore's
+    memory bank, stay the demo's unless ``n_train`` is lowered."""
+
+    category: str = SYNTHETIC_CATEGORIES[0]
+    n_train: int | None = None
+    """Normal training images generated (``None``: the demo's count)."""
+    n_test_good: int = 4
+    n_test_per_defect: int = 2
+    step_limit: int = 10
+    """Most training steps of a model trained by steps (the demo profile's own count when lower)."""
+    teacher_steps: int = 10
+
+
+def sample_configs(sample: DemoSample, seed: int) -> dict[str, ModelConfig]:
+    """Every model's demo-profile configuration, its training steps capped at ``sample.step_limit``."""
+    from services.modeling.factory import profile_config
+
+    configs = {model: profile_config(DEMO_PROFILE, model, seed) for model in MODEL_NAMES}
+    return {
+        model: replace(config, max_steps=min(config.max_steps, sample.step_limit)) for model, config in configs.items()
+    }
+
+
+def build_demo_sample(settings: Settings, sample: DemoSample, progress: Callable[[str], None] = print) -> list[Run]:
+    """Synthetic data of one product, a teacher where none is found, every model at the demo profile (steps capped),
+    and the similar-defect index: the demo's own code path on less data (browser journeys, load benchmarks)."""
+    from services.data.synthetic import SynthConfig, generate_dataset
+    from services.modeling.efficientad.teacher import TeacherKind, distill_teacher, resolve_teacher
+
+    base = SynthConfig(seed=settings.seed)
+    synth = replace(
+        base,
+        n_train=sample.n_train or base.n_train,
+        n_test_good=sample.n_test_good,
+        n_test_per_defect=sample.n_test_per_defect,
+    )
+    dataset = generate_dataset(settings.data_root / DEMO_DATASET, categories=(sample.category,), config=synth)
+    if resolve_teacher(settings).kind == TeacherKind.RANDOM:
+        distill_teacher(settings, steps=sample.teacher_steps)
+    runs = _train(dataset, sample_configs(sample, settings.seed), sample.category, settings, progress)
+    index_and_evaluate(runs, settings, progress)
+    return runs
+
+
+def _train(
+    dataset: DatasetInfo,
+    configs: dict[str, ModelConfig],
+    category: str,
+    settings: Settings,
+    progress: Callable[[str], None],
+) -> list[Run]:
+    """Every configuration trained on ``category`` at the demo profile, on the settings' device."""
+    from services.training.engine import run_benchmark
+
+    return run_benchmark(
+        dataset,
+        configs,
+        (category,),
+        settings,
+        profile=DEMO_PROFILE,
+        device=settings.resolved_device(),
+        progress=progress,
+    )

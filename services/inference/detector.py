@@ -33,6 +33,7 @@ from services.inference.precision_check import BF16_TOLERANCE, FP16_TOLERANCE, P
 from services.modeling.factory import load_model
 from services.modeling.image_descriptor import ImageDescriptor
 from services.modeling.scoring import RawForward, ScoredBatch, model_inputs, rgb_inputs, score_inputs
+from services.modeling.torch_threads import one_torch_thread
 from services.postprocessing.regions import CALIBRATED_THRESHOLD, DefectRegion, extract_regions
 from services.postprocessing.visualization import resize_map
 from services.registry.integrity import verify_model
@@ -124,12 +125,13 @@ class Detector:
         self.device = device or settings.resolved_device()
         if backend == "openvino" and self.device != "cpu":
             raise ValueError(f"the openvino backend runs on cpu only, not {self.device}; use backend torch or auto")
-        if run.checkpoint.is_file():
-            self.model = load_model(run.record.model, run.checkpoint, self.device)
-            self._forward, choice = self._choose_backend(backend)
-        else:
-            self.model, self._forward, choice = self._imported_ir(backend)
-        self.choice = self._choose_fp16(choice)
+        with one_torch_thread():  # the backends are timed as they will serve
+            if run.checkpoint.is_file():
+                self.model = load_model(run.record.model, run.checkpoint, self.device)
+                self._forward, choice = self._choose_backend(backend)
+            else:
+                self.model, self._forward, choice = self._imported_ir(backend)
+            self.choice = self._choose_fp16(choice)
         self._dtype = torch.float16 if self.choice.precision == "fp16" else torch.float32
         self.gate = ProductGate.read(run.path)
         self._descriptor = ImageDescriptor(settings, self.device) if self.gate is not None else None
@@ -259,7 +261,10 @@ class Detector:
         self, sources: list[bytes | Path | LoadedImage], names: list[str | None] | None = None
     ) -> list[Prediction]:
         """Predict several images; each keeps its own size (resized for the model, maps resized back)."""
-        names = names or [None] * len(sources)
+        with one_torch_thread():
+            return self._predict_batch(sources, names or [None] * len(sources))
+
+    def _predict_batch(self, sources: list[bytes | Path | LoadedImage], names: list[str | None]) -> list[Prediction]:
         started = time.perf_counter()
         images = [
             source

@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from services.data.images import load_image
+from services.modeling.torch_threads import one_torch_thread
 from services.postprocessing.regions import CALIBRATED_THRESHOLD, DefectRegion, region_mask
 from services.postprocessing.visualization import draw_contours, overlay, resize_map
 from services.registry.runs import Run
@@ -164,8 +165,10 @@ class CaseLibrary:
         k: int = NEIGHBOURS_K,
         exclude_image_path: str | None = None,
     ) -> SimilarCases:
-        """The ``k`` indexed regions of this run most like ``region`` of an image scored by the same run."""
-        vector = self.embedder.region_vectors(rgb, anomaly_map, [region])[0]
+        """The ``k`` indexed regions of this run most like ``region`` of an image scored by the same run (one torch
+        thread, as the Detector serves)."""
+        with one_torch_thread():
+            vector = self.embedder.region_vectors(rgb, anomaly_map, [region])[0]
         hits = self.store.search(vector, k=k, filters=region_filters(self.run, exclude_image_path))
         cases = tuple(SimilarCase(hit.id, hit.similarity, hit.payload, self.thumbnail(hit.payload)) for hit in hits)
         return SimilarCases(cases=cases, vote=vote_defect_type(hits))

@@ -55,33 +55,47 @@ class PatchcoreResidualEmbedder:
         return int(self.module.model.memory_bank.shape[1])
 
     @torch.inference_mode()
+    def _patches(self, rgb: np.ndarray) -> torch.Tensor:
+        """(h, w, dim) embedding of each patch of the image, as PatchCore scores it."""
+        model = self.module.model
+        inputs = rgb_inputs(self.module, [rgb]).to(self.images.device)
+        features = {name: model.feature_pooler(f) for name, f in model.feature_extractor(inputs).items()}
+        return model.generate_embedding(features)[0].permute(1, 2, 0)
+
+    @torch.inference_mode()
+    def _residuals_at(self, patches: torch.Tensor, where: np.ndarray) -> np.ndarray:
+        """(h, w, dim) residuals of the patches where ``where`` (h, w) holds, zero elsewhere: a region's vector needs
+        only its own patches, so the nearest-bank search skips the others."""
+        model = self.module.model
+        flat = patches.reshape(-1, patches.shape[-1])
+        chosen = torch.from_numpy(np.flatnonzero(where)).to(flat.device)
+        residual = torch.zeros_like(flat)
+        if len(chosen):
+            _, nearest = model.nearest_neighbors(flat[chosen], n_neighbors=1)
+            residual[chosen] = flat[chosen] - model.memory_bank[nearest.reshape(-1)]
+        return residual.reshape(patches.shape).cpu().numpy()
+
     def residuals(self, rgb: np.ndarray) -> np.ndarray:
         """(h, w, dim) residual of each patch's embedding to its nearest memory-bank patch."""
-        model = self.module.model
         with self._lock:
-            inputs = rgb_inputs(self.module, [rgb]).to(self.images.device)
-            features = {name: model.feature_pooler(f) for name, f in model.feature_extractor(inputs).items()}
-            embedding = model.generate_embedding(features)[0]
-            dim, height, width = embedding.shape
-            patches = embedding.reshape(dim, -1).T
-            _, nearest = model.nearest_neighbors(patches, n_neighbors=1)
-            residual = patches - model.memory_bank[nearest.reshape(-1)]
-        return residual.reshape(height, width, dim).cpu().numpy()
+            patches = self._patches(rgb)
+            return self._residuals_at(patches, np.ones(patches.shape[:2], bool))
 
     def region_vectors(self, rgb: np.ndarray, anomaly_map: np.ndarray, regions: list[DefectRegion]) -> np.ndarray:
         """(len(regions), dim) unit vectors: the mean residual over each region's core."""
         if not regions:
             return np.zeros((0, self.dim), np.float32)
-        residuals = self.residuals(rgb)
-        height, width = residuals.shape[:2]
-        vectors = []
-        for region in regions:
-            core = region_mask(region_core(anomaly_map, region), *anomaly_map.shape[:2]).astype(np.float32)
-            weights = cv2.resize(core, (width, height), interpolation=cv2.INTER_AREA)
-            weights = weights if weights.sum() > 0 else np.ones_like(weights)  # as the crop embedder's guard
-            mean = (residuals * weights[..., None]).sum((0, 1)) / weights.sum()
-            vectors.append(unit_length(mean.astype(np.float32)))
-        return np.stack(vectors)
+        with self._lock:
+            patches = self._patches(rgb)
+            height, width = patches.shape[:2]
+            weights = []
+            for region in regions:
+                core = region_mask(region_core(anomaly_map, region), *anomaly_map.shape[:2]).astype(np.float32)
+                grid = cv2.resize(core, (width, height), interpolation=cv2.INTER_AREA)
+                weights.append(grid if grid.sum() > 0 else np.ones_like(grid))  # as the crop embedder's guard
+            residuals = self._residuals_at(patches, np.any([grid > 0 for grid in weights], axis=0))
+        means = ((residuals * grid[..., None]).sum((0, 1)) / grid.sum() for grid in weights)
+        return np.stack([unit_length(mean.astype(np.float32)) for mean in means])
 
     def image_vector(self, rgb: np.ndarray) -> np.ndarray:
         """The crop embedder's image vector."""

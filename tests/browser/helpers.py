@@ -13,11 +13,13 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page
 
+from components.inspect import chart_preload
 from services.settings import PROJECT_ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -35,6 +37,38 @@ ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "browser"
 APP_START_TIMEOUT_S = 180
 STEP_TIMEOUT_MS = 180_000
 NEIGHBOURS_HEADING = "Nearest anomalous neighbours"
+IDLE_JS = (
+    "() => !document.querySelector(\"[data-testid='stStatusWidget']\")"
+    " && !document.querySelector(\"[data-testid='stSpinner']\")"
+)
+"""True once the app has finished its script run (no running indicator, no spinner)."""
+FIGURE_DRAWN_JS = (
+    "(selector) => { const g = document.querySelector(selector); return g && g._fullLayout && g._fullData; }"
+)
+"""True once the Plotly graph under ``selector`` is drawn."""
+DEFECT_POINT_JS = """(selector) => {
+    const g = document.querySelector(selector);
+    const trace = g._fullData.find(t => t.name === 'defect pixels');
+    if (!trace || !trace.x || trace.x.length === 0) return null;
+    const region = String(trace.customdata[0]);
+    const points = [...trace.customdata.keys()].filter(i => String(trace.customdata[i]) === region);
+    const i = points[Math.floor(points.length / 2)];
+    const box = g.getBoundingClientRect(), layout = g._fullLayout;
+    return [box.left + layout.xaxis._offset + layout.xaxis.l2p(trace.x[i]),
+            box.top + layout.yaxis._offset + layout.yaxis.l2p(trace.y[i])];
+}"""
+"""Viewport coordinates of a pixel of the first defect on the figure under ``selector``, or null without one."""
+CHART_PRELOAD_SELECTOR = f".st-key-{chart_preload.KEY} .js-plotly-plot"
+"""The hidden chart of an Inspect page without uploads (:mod:`components.inspect.chart_preload`)."""
+DEFECT_DRAWN_JS = (
+    "(selector) => { const g = document.querySelector(selector); return g && g._fullData"
+    " && g._fullData.some(t => t.name === 'defect pixels' && t.x && t.x.length > 0); }"
+)
+"""True once the figure under ``selector`` draws a defect."""
+IMAGE_SHOWN_JS = (
+    "() => [...document.querySelectorAll(\"[data-testid='stImage'] img\")].some(i => i.complete && i.naturalWidth)"
+)
+"""True once an ``st.image`` (a neighbour thumbnail) has loaded."""
 
 
 def require_chromium() -> None:
@@ -63,9 +97,24 @@ def _wait_healthy(url: str, app: subprocess.Popen[bytes], log: Path) -> None:
     pytest.fail(f"the app did not answer /_stcore/health within {APP_START_TIMEOUT_S} s:\n{log.read_text()[-3000:]}")
 
 
+@dataclass(frozen=True)
+class ServedApp:
+    """The app's URL and its server process id."""
+
+    url: str
+    pid: int
+
+
 @contextmanager
 def serve_app(registry_dir: Path, data_root: Path, log_name: str = "app.log") -> Iterator[str]:
     """The app served on a free localhost port by a subprocess on the given registry (embedded Qdrant); its URL."""
+    with served_app(registry_dir, data_root, log_name) as app:
+        yield app.url
+
+
+@contextmanager
+def served_app(registry_dir: Path, data_root: Path, log_name: str = "app.log") -> Iterator[ServedApp]:
+    """:func:`serve_app`, with the server's process id (for its memory)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     port = _free_port()
     env = {
@@ -87,7 +136,7 @@ def serve_app(registry_dir: Path, data_root: Path, log_name: str = "app.log") ->
     try:
         url = f"http://127.0.0.1:{port}"
         _wait_healthy(url, app, log)
-        yield url
+        yield ServedApp(url, app.pid)
     finally:
         os.killpg(app.pid, signal.SIGTERM)
         try:
@@ -100,11 +149,7 @@ def serve_app(registry_dir: Path, data_root: Path, log_name: str = "app.log") ->
 def wait_idle(page: Page) -> None:
     """Until the app has finished its script run (no running indicator, no spinner)."""
     page.wait_for_timeout(300)
-    page.wait_for_function(
-        "() => !document.querySelector(\"[data-testid='stStatusWidget']\")"
-        " && !document.querySelector(\"[data-testid='stSpinner']\")",
-        timeout=STEP_TIMEOUT_MS,
-    )
+    page.wait_for_function(IDLE_JS, timeout=STEP_TIMEOUT_MS)
 
 
 def figure_selector(digest: str) -> str:
@@ -117,29 +162,13 @@ def upload(page: Page, image: Path) -> float:
     figure = figure_selector(hashlib.sha256(image.read_bytes()).hexdigest())
     started = time.perf_counter()
     page.locator(".st-key-inspect_upload input[type=file]").set_input_files(str(image))
-    page.wait_for_function(
-        f'() => {{ const g = document.querySelector("{figure}"); return g && g._fullLayout && g._fullData; }}',
-        timeout=STEP_TIMEOUT_MS,
-    )
+    page.wait_for_function(FIGURE_DRAWN_JS, arg=figure, timeout=STEP_TIMEOUT_MS)
     return time.perf_counter() - started
 
 
 def _defect_click_point(page: Page, digest: str) -> list[float] | None:
     """Viewport coordinates of a pixel of the first defect on the figure, or ``None`` when it shows no defect."""
-    return page.evaluate(
-        """(selector) => {
-            const g = document.querySelector(selector);
-            const trace = g._fullData.find(t => t.name === 'defect pixels');
-            if (!trace || !trace.x || trace.x.length === 0) return null;
-            const region = String(trace.customdata[0]);
-            const points = [...trace.customdata.keys()].filter(i => String(trace.customdata[i]) === region);
-            const i = points[Math.floor(points.length / 2)];
-            const box = g.getBoundingClientRect(), layout = g._fullLayout;
-            return [box.left + layout.xaxis._offset + layout.xaxis.l2p(trace.x[i]),
-                    box.top + layout.yaxis._offset + layout.yaxis.l2p(trace.y[i])];
-        }""",
-        figure_selector(digest),
-    )
+    return page.evaluate(DEFECT_POINT_JS, figure_selector(digest))
 
 
 def _lower_threshold_until_a_defect_shows(page: Page, digest: str) -> list[float]:
@@ -150,12 +179,7 @@ def _lower_threshold_until_a_defect_shows(page: Page, digest: str) -> list[float
     page.locator(".st-key-threshold input[type=range]").focus()
     page.keyboard.press("Home")
     page.keyboard.press("Tab")
-    trace = "t => t.name === 'defect pixels' && t.x && t.x.length > 0"
-    page.wait_for_function(
-        f'() => {{ const g = document.querySelector("{figure_selector(digest)}"); '
-        f"return g && g._fullData && g._fullData.some({trace}); }}",
-        timeout=STEP_TIMEOUT_MS,
-    )
+    page.wait_for_function(DEFECT_DRAWN_JS, arg=figure_selector(digest), timeout=STEP_TIMEOUT_MS)
     wait_idle(page)
     point = _defect_click_point(page, digest)
     assert point is not None, "no defect region shows on the figure even at threshold 0"
@@ -169,19 +193,23 @@ def click_defect(page: Page, digest: str) -> float:
     started = time.perf_counter()
     page.mouse.click(x, y)
     page.get_by_text(NEIGHBOURS_HEADING).first.wait_for(timeout=STEP_TIMEOUT_MS)
-    page.wait_for_function(
-        "() => [...document.querySelectorAll(\"[data-testid='stImage'] img\")].some(i => i.complete && i.naturalWidth)",
-        timeout=STEP_TIMEOUT_MS,
-    )
+    page.wait_for_function(IMAGE_SHOWN_JS, timeout=STEP_TIMEOUT_MS)
     return time.perf_counter() - started
+
+
+def wait_inspect_ready(page: Page) -> None:
+    """Until a fresh Inspect page is ready for an upload, as a user finds it while picking a file: its script run
+    finished and its hidden chart drawn (the browser has loaded its chart code)."""
+    page.locator(".st-key-inspect_upload").wait_for(timeout=STEP_TIMEOUT_MS)
+    wait_idle(page)
+    page.wait_for_function(FIGURE_DRAWN_JS, arg=CHART_PRELOAD_SELECTOR, timeout=STEP_TIMEOUT_MS)
 
 
 def open_inspect(browser: Browser, url: str) -> Page:
     """A fresh page on Inspect (the default page), ready for an upload."""
     page = browser.new_page(viewport=VIEWPORT)
     page.goto(url)
-    page.locator(".st-key-inspect_upload").wait_for(timeout=STEP_TIMEOUT_MS)
-    wait_idle(page)
+    wait_inspect_ready(page)
     return page
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from components.inspect import chart_preload
 from components.inspect.record_status import UNAVAILABLE
 from services.inference.detector import Prediction
 from services.postprocessing.verdict import judge
@@ -42,6 +44,14 @@ def _upload(app: AppTest, *files: tuple[str, bytes]) -> AppTest:
     app.run()
     app.file_uploader(key="inspect_upload").set_value([(name, data, "image/png") for name, data in files])
     return app.run()
+
+
+def test_before_an_upload_one_hidden_empty_chart_loads_the_chart_code(registry_env: PageRegistry, app: AppTest) -> None:
+    app.run()
+    assert not app.exception
+    (chart,) = app.get("plotly_chart")
+    assert json.loads(chart.proto.spec)["data"] == []
+    assert any(element.proto.body == chart_preload.HIDE for element in app.get("html"))
 
 
 def test_upload_shows_score_heatmap_and_timing_for_the_model(registry_env: PageRegistry, app: AppTest) -> None:

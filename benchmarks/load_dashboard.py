@@ -1,0 +1,351 @@
+"""Load on the dashboard: N concurrent real browser sessions against one server, each uploading M images on a fresh
+Inspect page and clicking a defect; errors, upload→verdict and click→neighbours percentiles, the server's RSS.
+
+Usage::
+
+    TQDM_DISABLE=1 HF_HUB_OFFLINE=1 python benchmarks/load_dashboard.py --sessions 8 --uploads 50 \\
+        [--registry models/] [--data-root data/] [--url http://host:8501] [--build-sample] [--single 10]
+
+* Server: the app on a free localhost port, on CPU, started by the script as the browser tests start it
+  (``tests/browser/helpers.py``) on ``--registry`` and ``--data-root`` (the settings' folders by default; records go
+  to the registry's SQLite database), or the one at ``--url`` (then RSS is not sampled unless ``--server-pid`` names
+  its process). ``--build-sample`` first builds a
+  registry like the demo's on one product (:func:`services.cli.demo.build_demo_sample`) where ``--registry`` holds
+  no run.
+* Browser: one headless Debian Chromium (as ``tests/browser`` drives it), one Playwright context per session. Each
+  upload opens a fresh page on Inspect (a new Streamlit session, so nothing is cached for it but the models), waits
+  until it is ready as a user finds it while picking a file (script run done, its hidden chart drawn), uploads
+  one defective test image of the registry's first product and waits until its heatmap figure is drawn and its
+  verdict shown (upload→verdict); then clicks a pixel of the first defect drawn and waits for the neighbour
+  thumbnails (click→neighbours). Where the figure draws no defect at the calibrated threshold, the threshold slider
+  is moved to 0 first, as ``tests/browser`` does (counted apart, not timed). The sidebar keeps its defaults, as a
+  new user finds them.
+* Warm models: one untimed upload and click first. Then ``--single`` uploads by one session alone (the single-session
+  median), then the ``--sessions`` × ``--uploads`` run, sessions started together.
+* Errors: a step past its timeout, an exception or error box on the page, or a failed navigation; each is counted
+  and the first few are printed.
+* RSS: the server process and all its children (psutil), sampled every ``--rss-interval`` seconds during the
+  concurrent run, printed against the number of uploads done.
+
+The machine is shared by the browser and the server: on 2 cores the browser's own work is part of every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import os
+import statistics
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+from playwright.async_api import Browser, Page, async_playwright
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(PROJECT_ROOT))
+
+from services.settings import Settings  # noqa: E402
+from tests.browser.helpers import (  # noqa: E402
+    CHART_PRELOAD_SELECTOR,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    DEFECT_DRAWN_JS,
+    DEFECT_POINT_JS,
+    FIGURE_DRAWN_JS,
+    IDLE_JS,
+    IMAGE_SHOWN_JS,
+    NEIGHBOURS_HEADING,
+    VIEWPORT,
+    figure_selector,
+    served_app,
+)
+
+STEP_TIMEOUT_MS = 120_000
+VERDICT_JS = (
+    "() => [...document.querySelectorAll(\"[data-testid='stMarkdownContainer']\")]"
+    ".some(e => e.innerText.startsWith('Verdict'))"
+)
+"""True once a verdict badge is shown."""
+ERROR_JS = (
+    "() => document.querySelectorAll(\"[data-testid='stException'], [data-testid='stAlertContentError']\").length"
+)
+ERRORS_SHOWN = 5
+
+
+@dataclass
+class Tally:
+    """What one phase measured."""
+
+    uploads: list[float] = field(default_factory=list)
+    clicks: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    lowered: int = 0
+    """Uploads whose figure drew no defect at the calibrated threshold: the slider was moved to 0 first."""
+    done: int = 0
+
+
+@dataclass(frozen=True)
+class RssSample:
+    """The server's resident memory (itself and its children) at one moment."""
+
+    seconds: float
+    uploads_done: int
+    rss_mb: float
+
+
+def _defect_images(settings: Settings) -> list[Path]:
+    """The defective test images of the registry's first product (the sidebar's default category)."""
+    from services.registry.artefacts import scored_samples
+    from services.registry.runs import latest_runs, sorted_categories
+
+    latest = latest_runs(settings)
+    if not latest:
+        raise SystemExit(f"{settings.registry_dir} holds no run: build one (make run, or --build-sample)")
+    dataset = sorted({dataset for dataset, _, _ in latest})[0]
+    category = sorted_categories(category for name, _, category in latest if name == dataset)[0]
+    run = next(run for (name, _, cat), run in latest.items() if (name, cat) == (dataset, category))
+    images = [sample.path for sample in scored_samples(run, settings) if sample.defect_type != "good"]
+    if not images:
+        raise SystemExit(f"run {run.path} has no defective test image to upload")
+    return images
+
+
+class RssSampler:
+    """Samples the RSS of a process and its children in a thread, tagged with the uploads done so far."""
+
+    def __init__(self, pid: int, interval_s: float, tally: Tally) -> None:
+        self.process = psutil.Process(pid)
+        self.interval_s = interval_s
+        self.tally = tally
+        self.samples: list[RssSample] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._started = time.perf_counter()
+
+    def rss_mb(self) -> float:
+        """The current RSS of the process and its children, in MB."""
+        total = 0
+        for process in [self.process, *self.process.children(recursive=True)]:
+            try:
+                total += process.memory_info().rss
+            except psutil.NoSuchProcess:
+                continue
+        return total / 2**20
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self.sample()
+
+    def sample(self) -> None:
+        """Take one sample now."""
+        self.samples.append(RssSample(time.perf_counter() - self._started, self.tally.done, self.rss_mb()))
+
+    def __enter__(self) -> RssSampler:
+        self.sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sample()
+
+
+async def _defect_point(page: Page, digest: str, tally: Tally) -> list[float]:
+    """A pixel of the first defect drawn; where none is drawn at the calibrated threshold, the threshold slider is
+    moved to 0 first (keyboard, as ``tests/browser`` does) and counted."""
+    selector = figure_selector(digest)
+    point = await page.evaluate(DEFECT_POINT_JS, selector)
+    if point is not None:
+        return point
+    tally.lowered += 1
+    await page.locator(".st-key-threshold input[type=range]").focus()
+    await page.keyboard.press("Home")
+    await page.keyboard.press("Tab")
+    await page.wait_for_function(DEFECT_DRAWN_JS, arg=selector, timeout=STEP_TIMEOUT_MS)
+    await _idle(page)
+    return await page.evaluate(DEFECT_POINT_JS, selector)
+
+
+async def _idle(page: Page) -> None:
+    await page.wait_for_timeout(300)
+    await page.wait_for_function(IDLE_JS, timeout=STEP_TIMEOUT_MS)
+
+
+async def _click_defect(page: Page, digest: str, tally: Tally) -> float:
+    """Click a defect; seconds until a neighbour thumbnail shows."""
+    x, y = await _defect_point(page, digest, tally)
+    await page.mouse.move(x, y)
+    started = time.perf_counter()
+    await page.mouse.click(x, y)
+    await page.get_by_text(NEIGHBOURS_HEADING).first.wait_for(timeout=STEP_TIMEOUT_MS)
+    await page.wait_for_function(IMAGE_SHOWN_JS, timeout=STEP_TIMEOUT_MS)
+    return time.perf_counter() - started
+
+
+async def _inspect_once(browser_context: object, url: str, image: Path, tally: Tally, click: bool) -> None:
+    """One fresh Inspect page: upload ``image``, wait for its verdict, click a defect, wait for its neighbours."""
+    page: Page = await browser_context.new_page()  # type: ignore[attr-defined]
+    digest = hashlib.sha256(image.read_bytes()).hexdigest()
+    try:
+        await page.goto(f"{url}/inspect", timeout=STEP_TIMEOUT_MS)
+        await page.locator(".st-key-inspect_upload").wait_for(timeout=STEP_TIMEOUT_MS)
+        await _idle(page)
+        await page.wait_for_function(FIGURE_DRAWN_JS, arg=CHART_PRELOAD_SELECTOR, timeout=STEP_TIMEOUT_MS)
+        started = time.perf_counter()
+        await page.locator(".st-key-inspect_upload input[type=file]").set_input_files(str(image))
+        await page.wait_for_function(FIGURE_DRAWN_JS, arg=figure_selector(digest), timeout=STEP_TIMEOUT_MS)
+        await page.wait_for_function(VERDICT_JS, timeout=STEP_TIMEOUT_MS)
+        tally.uploads.append(time.perf_counter() - started)
+        await _idle(page)
+        if click:
+            tally.clicks.append(await _click_defect(page, digest, tally))
+        if await page.evaluate(ERROR_JS):
+            tally.errors.append(f"{image.name}: the page shows an error")
+    except Exception as exc:  # every failure of a step is an error of the run, counted and named
+        tally.errors.append(f"{image.name}: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+    finally:
+        tally.done += 1
+        await page.close()
+
+
+async def _session(
+    browser: Browser, url: str, images: list[Path], *, start: int, uploads: int, tally: Tally, click: bool = True
+) -> None:
+    """One browser context uploading ``uploads`` images in turn from ``images[start]``, each on a fresh page."""
+    context = await browser.new_context(viewport=VIEWPORT)
+    try:
+        for i in range(uploads):
+            await _inspect_once(context, url, images[(start + i) % len(images)], tally, click)
+    finally:
+        await context.close()
+
+
+def _percentile(values: list[float], share: float) -> float:
+    """The nearest-rank percentile (``share`` in (0, 1]) of ``values``."""
+    ordered = sorted(values)
+    return ordered[max(0, min(len(ordered) - 1, round(share * len(ordered) + 0.5) - 1))]
+
+
+def _summary(label: str, values: list[float]) -> str:
+    if not values:
+        return f"{label}: none"
+    return (
+        f"{label}: n {len(values)}, p50 {statistics.median(values):.2f} s, p95 {_percentile(values, 0.95):.2f} s, "
+        f"max {max(values):.2f} s"
+    )
+
+
+def _print_tally(title: str, tally: Tally) -> None:
+    print(f"\n{title}")
+    print(f"  errors: {len(tally.errors)} of {tally.done} uploads")
+    for error in tally.errors[:ERRORS_SHOWN]:
+        print(f"    {error}")
+    print(f"  {_summary('upload -> verdict', tally.uploads)}")
+    print(f"  {_summary('click -> neighbours', tally.clicks)}")
+    if tally.lowered:
+        print(f"  threshold moved to 0 before the click (no defect drawn at the calibrated one): {tally.lowered}")
+
+
+def _print_rss(samples: list[RssSample], rows: int = 20) -> None:
+    print("\nserver RSS (the server and its children)")
+    step = max(1, len(samples) // rows)
+    shown = samples[::step] if samples[-1] in samples[::step] else [*samples[::step], samples[-1]]
+    for sample in shown:
+        print(f"  {sample.seconds:7.1f} s  {sample.uploads_done:5d} uploads  {sample.rss_mb:8.0f} MB")
+
+
+async def _drive(url: str, images: list[Path], args: argparse.Namespace, server_pid: int | None) -> None:
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            warm = Tally()
+            await _session(browser, url, images, start=0, uploads=1, tally=warm)
+            _print_tally("warm-up (1 upload, not counted)", warm)
+            single = Tally()
+            await _session(browser, url, images, start=1, uploads=args.single, tally=single, click=not args.no_click)
+            _print_tally(f"single session, {args.single} uploads", single)
+            load = Tally()
+            sampler = RssSampler(server_pid, args.rss_interval, load) if server_pid else None
+            started = time.perf_counter()
+            if sampler:
+                sampler.__enter__()
+            try:
+                await asyncio.gather(
+                    *(
+                        _session(
+                            browser,
+                            url,
+                            images,
+                            start=s * args.uploads,
+                            uploads=args.uploads,
+                            tally=load,
+                            click=not args.no_click,
+                        )
+                        for s in range(args.sessions)
+                    )
+                )
+            finally:
+                if sampler:
+                    sampler.__exit__()
+            elapsed = time.perf_counter() - started
+            _print_tally(f"{args.sessions} sessions x {args.uploads} uploads, {elapsed:.0f} s", load)
+            if sampler:
+                _print_rss(sampler.samples)
+            print(f"\nsingle-session median upload -> verdict: {_summary('', single.uploads).lstrip(': ')}")
+        finally:
+            await browser.close()
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    env = dict(os.environ)
+    if args.registry:
+        env["ANOMALYLENS_REGISTRY"] = str(args.registry)
+    if args.data_root:
+        env["ANOMALYLENS_DATA_ROOT"] = str(args.data_root)
+    return Settings.from_env(env)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sessions", type=int, default=8, help="concurrent browser sessions (default 8)")
+    parser.add_argument("--uploads", type=int, default=50, help="uploads per session (default 50)")
+    parser.add_argument("--registry", type=Path, help="registry folder (default: ANOMALYLENS_REGISTRY or models/)")
+    parser.add_argument("--data-root", type=Path, help="data root (default: ANOMALYLENS_DATA_ROOT or data/)")
+    parser.add_argument("--url", help="a running server to load instead of starting one")
+    parser.add_argument("--server-pid", type=int, help="with --url: the server's process id, for its RSS")
+    parser.add_argument("--build-sample", action="store_true", help="build a demo-like registry where none is")
+    parser.add_argument("--single", type=int, default=10, help="uploads by one session alone first (default 10)")
+    parser.add_argument("--rss-interval", type=float, default=2.0, help="seconds between RSS samples (default 2)")
+    parser.add_argument("--no-click", action="store_true", help="upload only (e.g. to profile the upload alone)")
+    args = parser.parse_args(argv)
+    for name in ("sessions", "uploads", "single"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be at least 1, got {getattr(args, name)}")
+    if not CHROMIUM.exists():
+        parser.error(f"{CHROMIUM} is missing: install it with scripts/ensure_chromium.sh")
+    from services.registry.runs import latest_runs
+
+    settings = _settings(args)
+    if args.build_sample and not latest_runs(settings):
+        from services.cli.demo import DemoSample, build_demo_sample
+
+        build_demo_sample(settings, DemoSample())
+    images = _defect_images(settings)
+    print(f"registry {settings.registry_dir}: uploading {len(images)} defective test images in turn")
+    if args.url:
+        asyncio.run(_drive(args.url, images, args, args.server_pid))
+        return 0
+    with served_app(settings.registry_dir, settings.data_root, "load_dashboard_app.log") as app:
+        print(f"server {app.url} (pid {app.pid}, log test-artifacts/browser/load_dashboard_app.log)")
+        asyncio.run(_drive(app.url, images, args, app.pid))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
