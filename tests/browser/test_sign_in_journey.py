@@ -102,6 +102,7 @@ def test_sign_in_lock_out_an_operators_menu_a_refused_url_and_sign_out(app_url: 
 
             page.get_by_role("button", name="Sign out").click()
             page.get_by_text("Signed out.").wait_for(timeout=STEP_TIMEOUT_MS)
-            assert page.get_by_role("button", name="Sign in").count() == 1
+            page.get_by_role("button", name="Sign in").wait_for(timeout=STEP_TIMEOUT_MS)
+            assert page.locator("[data-testid='stSidebarNav']").count() == 0, "no page after signing out"
         finally:
             browser.close()

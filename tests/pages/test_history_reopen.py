@@ -5,6 +5,7 @@ the REVIEW record waits on the Review page, redrawn there, and a false alarm tak
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -34,8 +35,9 @@ def _verdicts(app: AppTest) -> list[str]:
 
 
 def test_a_past_inspection_reopens_with_its_recorded_score_map_regions_and_verdict(
-    registry_env: PageRegistry, app: AppTest
+    registry_env: PageRegistry, registry_copy: Path, app: AppTest
 ) -> None:
+    """On a copy of the registry: the false alarm marked at the end learns a new PatchCore version there."""
     crack = next((registry_env.dataset_root / "tile" / "test" / "crack").glob("*.png")).read_bytes()
     app.run()
     app.slider(key="review_below").set_value(0.5).run()
