@@ -48,10 +48,10 @@ def test_names_labels_and_colours() -> None:
     ]
 
 
-def test_demo_run_names_are_unchanged() -> None:
+def test_demo_run_names_name_their_configuration() -> None:
     patchcore = profile_config("demo", PATCHCORE.name, seed=0)
     efficientad = replace(profile_config("demo", EFFICIENTAD.name, seed=0), teacher="distilled")
-    assert patchcore.run_name() == "lite2_b2-b4_s512_cs0.025_nn9_seed0"
+    assert patchcore.run_name() == "lite2_b2-b4_s256_cs0.1_nn9_seed0"
     assert efficientad.run_name() == "S_t-distilled_s256_st100_bf16_seed0"
 
 
@@ -81,7 +81,7 @@ def test_each_model_takes_only_its_own_command_line_overrides() -> None:
     patchcore = profile_config("demo", PATCHCORE.name, 0, **PATCHCORE.accepted_overrides(requested))
     efficientad = profile_config("demo", EFFICIENTAD.name, 0, **EFFICIENTAD.accepted_overrides(requested))
     assert (patchcore.backbone, patchcore.max_steps, patchcore.teacher) == ("tf_efficientnet_lite1", 0, "auto")
-    assert patchcore.run_name() == "lite1_b2-b4_s512_cs0.025_nn9_seed0"
+    assert patchcore.run_name() == "lite1_b2-b4_s256_cs0.1_nn9_seed0"
     assert (efficientad.backbone, efficientad.max_steps, efficientad.teacher) == ("tf_efficientnet_lite0", 5, "random")
 
 
