@@ -3,9 +3,12 @@
 For each run given, the training and held-out normal images are embedded again with the run's own model, each bank
 row is traced back to the training image it came from (its nearest training patch), and every normal is scored
 against the bank without: its own rows only (``loo``), the rows of its k nearest training images by descriptor
-(``knnK``), or the rows of its k-means group of look-alikes (``groupsK``, what training does with
-``LEFT_OUT_GROUPS``). The conformal-quantile threshold of those scores is then judged on the run's stored test results:
-false alarms on good test parts against the promise, and image F1 at the threshold.
+(``knnK``), the rows of its k-means group of look-alikes (``groupsK``, what training does with
+``LEFT_OUT_GROUPS``), the rows of its group when images are grouped by where their nearest patches come from
+(``matchK``: spectral clustering of "image i's patches find their nearest neighbour in image j"), or — on the photo
+sets only, as the reference no user's data offers — the rows of every image cut from the same area of the photograph
+(``area``, read from the set's record). The conformal-quantile threshold of those scores is then judged on the run's
+stored test results: false alarms on good test parts against the promise, and image F1 at the threshold.
 
     python benchmarks/bench_left_out_groups.py RUN_DIR [RUN_DIR ...] [--budgets 0.01 0.05]
 """
@@ -34,7 +37,8 @@ from services.postprocessing.false_alarm import fit_threshold, promise_holds
 
 HOLDOUT_FRACTION = 0.2
 """The protocol's held-out share (``services.data.protocol.build_protocol_for``), split with the run's seed."""
-VARIANTS = ("loo", "knn3", "knn7", "knn15", "groups3", "groups5", "groups8")
+VARIANTS = ("loo", "knn3", "knn7", "knn15", "groups3", "groups5", "groups8", "match3", "match5", "match8", "area")
+PHOTO_SET_RECORD = "confirmation.json"
 Excluded = Callable[[int], set[int]]
 
 
@@ -46,8 +50,49 @@ def split_normals(root: Path, category: str, seed: int) -> tuple[list[Path], lis
     return [train[i] for i in sorted(order[n_holdout:])], [train[i] for i in sorted(order[:n_holdout])]
 
 
-def exclusion(name: str, per_image: torch.Tensor, descriptors: np.ndarray, n_train: int, seed: int) -> Excluded:
-    """Which training images leave the bank when image ``i`` (training first, then held-out) is scored."""
+def match_counts(per_image: torch.Tensor, owner: torch.Tensor, bank: torch.Tensor, n_train: int) -> np.ndarray:
+    """For every image (training first, then held-out) and training image j: how many of its patches find their
+    nearest bank row among j's rows, its own rows left out."""
+    counts = np.zeros((len(per_image), n_train))
+    for i, patches in enumerate(per_image):
+        distances = torch.cdist(patches, bank)
+        if i < n_train:
+            distances[:, owner == i] = float("inf")
+        counts[i] = np.bincount(owner[distances.argmin(dim=1)].numpy(), minlength=n_train)[:n_train]
+    return counts
+
+
+def match_groups(counts: np.ndarray, n_train: int, n_groups: int, seed: int) -> np.ndarray:
+    """Each image's group: training images by spectral clustering of their symmetrised match counts; a held-out
+    image joins the group its patches match most."""
+    from sklearn.cluster import SpectralClustering
+
+    affinity = counts[:n_train] + counts[:n_train].T + 1e-6
+    labels = SpectralClustering(n_groups, affinity="precomputed", random_state=seed).fit_predict(affinity)
+    held = [int(np.bincount(labels, weights=row, minlength=n_groups).argmax()) for row in counts[n_train:]]
+    return np.concatenate([labels, np.asarray(held, dtype=labels.dtype)])
+
+
+def photo_areas(run_record: dict, paths: list[Path]) -> np.ndarray | None:
+    """The area of the photograph each image was cut from, where the dataset is a photo set; else ``None``."""
+    root = Path(run_record["dataset_root"])
+    if not (root / PHOTO_SET_RECORD).is_file():
+        return None
+    areas = {entry["file"]: entry["area"] for entry in json.loads((root / PHOTO_SET_RECORD).read_text())["files"]}
+    return np.array([areas[path.relative_to(root).as_posix()] for path in paths])
+
+
+def exclusion(
+    name: str, per_image: torch.Tensor, descriptors: np.ndarray, n_train: int, *, seed: int, links: dict
+) -> Excluded | None:
+    """Which training images leave the bank when image ``i`` (training first, then held-out) is scored; ``None``
+    where the variant does not apply to the run."""
+    if name == "area":
+        areas = links["areas"]
+        return None if areas is None else lambda i: set(np.flatnonzero(areas[:n_train] == areas[i]).tolist())
+    if name.startswith("match"):
+        labels = match_groups(links["counts"], n_train, int(name.removeprefix("match")), seed)
+        return lambda i: set(np.flatnonzero(labels[:n_train] == labels[i]).tolist())
     if name == "loo":
         return lambda i: {i} if i < n_train else set()
     if name.startswith("knn"):
@@ -79,9 +124,12 @@ def measure(run: Path, budgets: list[float]) -> dict[str, dict[str, dict[str, fl
         rows = list(csv.DictReader(handle))
     defective = np.array([row["gt_label"] not in ("0", "False") for row in rows])
     test_scores = np.array([float(row["raw_score"]) for row in rows])
+    links = {"counts": match_counts(per_image, owner, bank, n_train), "areas": photo_areas(record, train + held_out)}
     results: dict[str, dict[str, dict[str, float]]] = {}
     for name in VARIANTS:
-        excluded = exclusion(name, per_image, descriptors.numpy(), n_train, record["config"]["seed"])
+        excluded = exclusion(name, per_image, descriptors.numpy(), n_train, seed=record["config"]["seed"], links=links)
+        if excluded is None:
+            continue
         scores = []
         for i, image in enumerate(per_image):
             kept = ~torch.isin(owner, torch.tensor(sorted(excluded(i)), dtype=torch.long))
@@ -114,13 +162,15 @@ def main() -> int:
         print(f"\nbudget {budget}\n\n| variant | false alarms | promise holds | mean image F1 at the threshold |")
         print("|---|---|---|---|")
         for name in VARIANTS:
-            cells = [results[name][budget] for results in measured.values()]
+            cells = [results[name][budget] for results in measured.values() if name in results]
+            if not cells:
+                continue
             false, good = sum(c["false_alarms"] for c in cells), sum(c["good"] for c in cells)
             holds = sum(bool(c["holds"]) for c in cells)
             f1 = np.mean([c["f1"] for c in cells])
             print(f"| {name} | {false}/{good} | {holds}/{len(cells)} | {f1:.3f} |")
         for run, results in measured.items():
-            cells = ", ".join(f"{name} {results[name][budget]['false_alarms']}" for name in VARIANTS)
+            cells = ", ".join(f"{name} {results[name][budget]['false_alarms']}" for name in VARIANTS if name in results)
             print(f"\n{run.parent.name}: false alarms {cells}")
     return 0
 

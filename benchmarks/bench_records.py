@@ -164,8 +164,9 @@ def query_cases(now: datetime) -> dict[str, RecordFilter]:
     """The page's default filters, and one filtered case."""
     return {
         "default": RecordFilter(),
-        "filtered": RecordFilter(start=now - timedelta(days=7), product=SYNTHETIC_CATEGORIES[0], verdict=Verdict.NG,
-                                 foreign=False),
+        "filtered": RecordFilter(
+            start=now - timedelta(days=7), product=SYNTHETIC_CATEGORIES[0], verdict=Verdict.NG, foreign=False
+        ),
     }
 
 
@@ -183,8 +184,10 @@ def _timed_cases(store: RecordStore, now: datetime, repeats: int, suffix: str) -
     if store.engine.dialect.name == "postgresql":
         with store.writing() as connection:
             connection.execute(text("ANALYZE"))
-    return {case + suffix: history_queries(store, record_filter, now, repeats) for case, record_filter in
-            query_cases(now).items()}
+    return {
+        case + suffix: history_queries(store, record_filter, now, repeats)
+        for case, record_filter in query_cases(now).items()
+    }
 
 
 def _rate(count: int, seconds: float) -> float:
@@ -209,8 +212,9 @@ def measure(name: str, settings: Settings, args: argparse.Namespace, now: dateti
     batched = _rate(args.batched, time.perf_counter() - started)
     filled, seconds = 0, 0.0
     while filled < args.records - args.per_record - args.batched:
-        rows = [maker.make().to_row() for _ in range(min(BULK_ROWS, args.records - args.per_record - args.batched
-                                                         - filled))]
+        rows = [
+            maker.make().to_row() for _ in range(min(BULK_ROWS, args.records - args.per_record - args.batched - filled))
+        ]
         started = time.perf_counter()
         with store.writing() as connection:
             connection.execute(insert(InspectionRow), rows)

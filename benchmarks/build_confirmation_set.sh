@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Writes the confirmation set (issue #14) from Debian's plasma-workspace-wallpapers photographs.
 # Usage: benchmarks/build_confirmation_set.sh [OUT_DIR] [more `python -m services.cli confirmation` options]
-#   OUT_DIR defaults to data/confirmation; e.g. `... data/confirmation --contact-sheet confirmation_sheet.png`.
+#   OUT_DIR defaults to data/confirmation; e.g. `... data/confirmation --contact-sheet confirmation_sheet.png`, or
+#   `... data/development --set development` for the development photo set (other photographs, same cuts).
 # Installs nothing: when /usr/share/wallpapers lacks the chosen photos, the package is fetched by name with
 # `apt-get download` into a cache folder and unpacked there with `dpkg -x` (ANOMALYLENS_CACHE, default
 # ~/.cache/anomalylens). PYTHON picks the interpreter (default: .venv/bin/python when present, else python3).
@@ -12,7 +13,7 @@ shift || true
 PY="${PYTHON:-$([ -x .venv/bin/python ] && echo .venv/bin/python || echo python3)}"
 PACKAGE=plasma-workspace-wallpapers
 CACHE="${ANOMALYLENS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/anomalylens}"
-WANTED=$("$PY" -c 'from services.data.confirmation import CHOSEN_PHOTOS; print(*(p.wallpaper for p in CHOSEN_PHOTOS))')
+WANTED=$("$PY" -c 'from services.data.confirmation import PHOTO_SETS; print(*(p.wallpaper for s in PHOTO_SETS.values() for p in s))')
 EXPECTED=$("$PY" -c 'from services.data.confirmation import PACKAGE_VERSION; print(PACKAGE_VERSION)')
 
 has_photos() {

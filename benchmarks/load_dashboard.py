@@ -334,8 +334,10 @@ def main(argv: list[str] | None = None) -> int:
     settings = _settings(args)
     if args.build_sample and not latest_runs(settings):
         from services.cli.demo import DemoSample, build_demo_sample
+        from services.similarity.store import close_stores
 
         build_demo_sample(settings, DemoSample())
+        close_stores()  # embedded Qdrant allows one process per folder: hand the store over to the server
     images = _defect_images(settings)
     print(f"registry {settings.registry_dir}: uploading {len(images)} defective test images in turn")
     if args.url:

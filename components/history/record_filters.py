@@ -75,10 +75,21 @@ def render(choices: FilterChoices, now: datetime) -> RecordFilter:
     lot = _pick(lot_area, "Lot", choices.lots, "history_lot")
     operator = _pick(operator_area, "Operator", choices.operators, "history_operator")
     limit = limit_area.selectbox(
-        "Rows listed", LIMITS, index=LIMITS.index(DEFAULT_LIMIT), key="history_limit", format_func="{:,}".format,
+        "Rows listed",
+        LIMITS,
+        index=LIMITS.index(DEFAULT_LIMIT),
+        key="history_limit",
+        format_func="{:,}".format,
         help="The newest matching records listed and downloaded; the counts and the chart cover every match.",
     )
     return RecordFilter(
-        start=start, end=end, product=product, model=model, verdict=verdict, foreign=foreign, lot=lot,
-        operator=operator, limit=limit,
+        start=start,
+        end=end,
+        product=product,
+        model=model,
+        verdict=verdict,
+        foreign=foreign,
+        lot=lot,
+        operator=operator,
+        limit=limit,
     )

@@ -25,9 +25,9 @@ UNAVAILABLE = "Records database unavailable — kept locally, written when it is
 LOST = "Records database unavailable and the local spool cannot be written: this inspection is not recorded"
 
 
-def _new_records(images: list[InspectedImage], runs: dict[str, Run], view: ViewSettings, typed_part: str) -> tuple[
-    list[InspectionRecord], dict[str, bytes]
-]:
+def _new_records(
+    images: list[InspectedImage], runs: dict[str, Run], view: ViewSettings, typed_part: str
+) -> tuple[list[InspectionRecord], dict[str, bytes]]:
     """Records of the (image, run, thresholds) this session has not recorded yet, and those images' bytes."""
     settings = get_settings()
     session: str = st.session_state.setdefault(SESSION_KEY, uuid.uuid4().hex)

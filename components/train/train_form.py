@@ -38,7 +38,10 @@ def _start(source: str, folder: str, upload: object, request: TrainRequest) -> N
         return
     if source == ZIP:
         extracted = extract_dataset_zip(
-            get_settings(), request.category, upload.getvalue(), user=sign_in.acting_user()  # type: ignore[attr-defined]
+            get_settings(),
+            request.category,
+            upload.getvalue(),
+            user=sign_in.acting_user(),  # type: ignore[attr-defined]
         )
         st.info(f"Extracted {extracted.files} files into `{extracted.folder}`.", icon=":material/folder_zip:")
     resources.release_store()  # the job indexes its runs at its end into the embedded store, one process at a time

@@ -71,7 +71,14 @@ def _add_confirmation(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--photos", required=True, metavar="DIR", help="the wallpapers folder, e.g. /usr/share/wallpapers"
     )
-    parser.add_argument("--out", default=None, metavar="DIR", help="output root (default: <data root>/confirmation)")
+    parser.add_argument(
+        "--set",
+        dest="photo_set",
+        choices=("confirmation", "development"),
+        default="confirmation",
+        help="which photographs: the confirmation set (reported) or the development set (for choosing rules)",
+    )
+    parser.add_argument("--out", default=None, metavar="DIR", help="output root (default: <data root>/<set>)")
     parser.add_argument("--size", type=int, default=None, help="image side in pixels (default 256)")
     parser.add_argument("--seed", type=int, default=None, help="generator seed (default: ANOMALYLENS_SEED)")
     parser.add_argument("--train", type=int, default=None, help="normal training images per product (default 80)")
@@ -85,7 +92,7 @@ def _run_confirmation(args: argparse.Namespace, settings: Settings) -> int:
     from dataclasses import replace
     from pathlib import Path
 
-    from services.data.confirmation import ConfirmationConfig, build_confirmation_set, write_contact_sheet
+    from services.data.confirmation import PHOTO_SETS, ConfirmationConfig, build_confirmation_set, write_contact_sheet
 
     chosen = {
         "seed": settings.seed if args.seed is None else args.seed,
@@ -95,9 +102,9 @@ def _run_confirmation(args: argparse.Namespace, settings: Settings) -> int:
         "n_test_per_defect": args.per_defect,
     }
     config = replace(ConfirmationConfig(), **{name: value for name, value in chosen.items() if value is not None})
-    out = Path(args.out) if args.out else settings.data_root / "confirmation"
-    written = build_confirmation_set(Path(args.photos), out, config)
-    print(f"wrote confirmation set ({', '.join(written.info.categories)}) to {written.info.root}")
+    out = Path(args.out) if args.out else settings.data_root / args.photo_set
+    written = build_confirmation_set(Path(args.photos), out, config, PHOTO_SETS[args.photo_set], args.photo_set)
+    print(f"wrote {args.photo_set} set ({', '.join(written.info.categories)}) to {written.info.root}")
     for product, counts in written.counts.items():
         print(f"  {product}: " + ", ".join(f"{count} {key}" for key, count in counts.items()))
     print(f"record {written.record}, fingerprint {written.info.fingerprint}")

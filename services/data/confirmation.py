@@ -77,6 +77,17 @@ CHOSEN_PHOTOS = (
     SourcePhoto("Path", "forest_floor", (0.36, 0.72, 1.0, 1.0), "moss and ferns of a spruce forest, right of the path"),
 )
 """Real photographs of surfaces in the package (the rest is mostly artwork), regions free of objects and sky."""
+DEVELOPMENT_PHOTOS = (
+    SourcePhoto("ColdRipple", "pier", (0.10, 0.76, 0.90, 1.0), "grey deck boards of a jetty in fog, near the camera"),
+    SourcePhoto("Grey", "facade", (0.20, 0.0, 1.0, 0.70), "woven metal bands of a building facade"),
+    SourcePhoto("ColorfulCups", "cups", (0.0, 0.0, 1.0, 1.0), "rows of paper cups seen from above"),
+    SourcePhoto("FallenLeaf", "leaves", (0.0, 0.72, 0.55, 1.0), "fallen maple leaves on grass, left of the big leaf"),
+)
+"""Other photographs of the same package, cut the same way: a development set with the confirmation set's structure
+(several crops per part, new parts at test time) for choosing calibration rules, so the confirmation set stays
+unseen by them."""
+PHOTO_SETS = {"confirmation": CHOSEN_PHOTOS, "development": DEVELOPMENT_PHOTOS}
+"""The photo sets by name; no photograph is in two of them."""
 
 
 @dataclass(frozen=True)
@@ -458,6 +469,7 @@ def build_confirmation_set(
     out_root: Path,
     config: ConfirmationConfig | None = None,
     sources: Sequence[SourcePhoto] = CHOSEN_PHOTOS,
+    set_name: str = "confirmation",
 ) -> ConfirmationSet:
     """Write one MVTec-layout product per source photograph under ``out_root`` with ``confirmation.json``, and
     return it checked by the dataset readers; raises :class:`DatasetError` naming a bad input."""
@@ -475,7 +487,7 @@ def build_confirmation_set(
         files += _write_product(out_root, products, index, config)
         fingerprints[product.source.product] = category_fingerprint(out_root, product.source.product)
     record = {
-        "name": "confirmation",
+        "name": set_name,
         "version": CONFIRMATION_VERSION,
         "package": {"name": PACKAGE, "version": PACKAGE_VERSION},
         "config": asdict(config),

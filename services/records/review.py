@@ -205,9 +205,7 @@ def pending_count(store: RecordStore, *, product: str | None = None) -> dict[Ver
     return {verdict: counts.get(verdict, 0) for verdict in QUEUE_VERDICTS}
 
 
-def decisions(
-    store: RecordStore, *, record_id: str | None = None, limit: int = DEFAULT_LIMIT
-) -> list[ReviewDecision]:
+def decisions(store: RecordStore, *, record_id: str | None = None, limit: int = DEFAULT_LIMIT) -> list[ReviewDecision]:
     """The decisions made (undone ones included), newest first; those on one record where ``record_id`` is given."""
     table = ReviewDecisionRow.__table__
     query = select(table).order_by(table.c.decided_at.desc(), table.c.id.desc()).limit(limit)

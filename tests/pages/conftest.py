@@ -43,9 +43,7 @@ def page_registry(tiny_registry: TinyRegistry) -> Iterator[PageRegistry]:
     close_stores()
 
 
-def _point_settings_at(
-    monkeypatch: pytest.MonkeyPatch, registry_dir: Path, data_root: Path, records_db: Path
-) -> None:
+def _point_settings_at(monkeypatch: pytest.MonkeyPatch, registry_dir: Path, data_root: Path, records_db: Path) -> None:
     monkeypatch.setenv("ANOMALYLENS_REGISTRY", str(registry_dir))
     monkeypatch.setenv("ANOMALYLENS_DATA_ROOT", str(data_root))
     monkeypatch.setenv("ANOMALYLENS_DATABASE_URL", f"sqlite:///{records_db}")

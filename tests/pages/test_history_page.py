@@ -53,7 +53,10 @@ def made_records() -> dict[str, InspectionRecord]:
             recorded_at=NOW - timedelta(hours=2), verdict=Verdict.NG, foreign_part=True, image_name="cat.png"
         ),
         "leather": sample_record(
-            recorded_at=NOW - timedelta(minutes=30), product="leather", model="efficientad", lot_id="L2",
+            recorded_at=NOW - timedelta(minutes=30),
+            product="leather",
+            model="efficientad",
+            lot_id="L2",
             image_name="hide.png",
         ),
     }

@@ -81,7 +81,11 @@ def test_a_false_alarm_leaves_the_queue_and_undo_brings_it_back(
     assert _queue(app) == ["rv.png"]
     (made,) = _decisions()
     assert (made.record_id, made.decision, made.defect_type, made.note, made.reviewer) == (
-        ng.id, Decision.FALSE_ALARM, None, "glare", "ana"
+        ng.id,
+        Decision.FALSE_ALARM,
+        None,
+        "glare",
+        "ana",
     )
     assert [success.value for success in app.success] == [
         r"Recorded false alarm on \<b\>ng\</b\>.png by ana; it left the queue (undo it under Recent decisions)."

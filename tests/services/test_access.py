@@ -59,4 +59,3 @@ def test_the_local_user_may_do_everything_and_records_no_operator() -> None:
     assert local.operator is None
     assert OPERATOR.operator == "olga"
     assert local_user().name == "local"
-

@@ -12,6 +12,7 @@ from PIL import Image
 from services.cli.commands import main
 from services.data.confirmation import (
     DEFECT_TYPES,
+    PHOTO_SETS,
     RECORD,
     ConfirmationConfig,
     SourcePhoto,
@@ -196,3 +197,23 @@ def test_cli_bad_input_exits_2_with_one_line(tmp_path: Path, capsys: pytest.Capt
     err = capsys.readouterr().err.splitlines()
     assert err[0].startswith("error: photos folder") and "nowhere" in err[0]
     assert err[1] == "error: confirmation image size must be at least 32 px, got 4"
+
+
+def test_photo_sets_share_no_photograph_and_no_product_name() -> None:
+    confirmation, development = PHOTO_SETS["confirmation"], PHOTO_SETS["development"]
+    assert not {p.wallpaper for p in confirmation} & {p.wallpaper for p in development}
+    assert not {p.product for p in confirmation} & {p.product for p in development}
+
+
+def test_record_names_its_set(built: Path, tmp_path: Path) -> None:
+    build_confirmation_set(built / "photos", tmp_path / "dev", TINY, SOURCES, "development")
+    assert _record(tmp_path / "dev")["name"] == "development"
+    assert _record(built / "set")["name"] == "confirmation"
+
+
+def test_cli_development_set_asks_for_its_own_photographs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "photos").mkdir()
+    out = tmp_path / "out"
+    assert main(["confirmation", "--set", "development", "--photos", str(tmp_path / "photos"), "--out", str(out)]) == 2
+    assert "no photo of 'ColdRipple'" in capsys.readouterr().err
+    assert not out.exists()

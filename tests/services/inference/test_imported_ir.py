@@ -116,6 +116,4 @@ def test_the_command_refuses_in_one_line_naming_the_rule(
         assert main(["import-run", str(tmp_path / "model.ckpt"), "--category", "pcb/connector"]) == 2
     finally:
         get_settings.cache_clear()
-    assert capsys.readouterr().err == (
-        f"error: unsafe category name 'pcb/connector': {CATEGORY_RULE}\n"
-    )
+    assert capsys.readouterr().err == (f"error: unsafe category name 'pcb/connector': {CATEGORY_RULE}\n")

@@ -31,7 +31,11 @@ def store(records_settings: Settings) -> Iterator[RecordStore]:
         sample_record(recorded_at=EIGHT + 3 * MINUTE, verdict=Verdict.REVIEW),
         sample_record(recorded_at=EIGHT + 4 * MINUTE, verdict=Verdict.NG, foreign_part=True),
         sample_record(
-            recorded_at=EIGHT + 2 * HOUR, verdict=Verdict.OK, product="leather", model="efficientad", lot_id="L2",
+            recorded_at=EIGHT + 2 * HOUR,
+            verdict=Verdict.OK,
+            product="leather",
+            model="efficientad",
+            lot_id="L2",
             operator="ana",
         ),
         sample_record(recorded_at=EIGHT + 3 * DAY, verdict=Verdict.NG, lot_id=""),

@@ -27,8 +27,15 @@ IMAGE = b"the stored image bytes"
 def run(records_settings: Settings) -> Run:
     """A hand-written run of tile with crack and glue_strip test images (its checkpoint is ``placeholder``)."""
     rows = [
-        {"image_path": f"{kind}.png", "defect_type": kind, "gt_label": label, "score": "0.5", "raw_score": "1",
-         "pred_label": label, "mask_path": ""}
+        {
+            "image_path": f"{kind}.png",
+            "defect_type": kind,
+            "gt_label": label,
+            "score": "0.5",
+            "raw_score": "1",
+            "pred_label": label,
+            "mask_path": "",
+        }
         for kind, label in (("good", "0"), ("crack", "1"), ("glue_strip", "1"))
     ]
     return write_run(records_settings.registry_dir, run_record("tile"), rows)

@@ -38,9 +38,7 @@ def upgrade() -> None:
     )
     for column in INDEXED:
         op.create_index(op.f(f"ix_{TABLE}_{column}"), TABLE, [column])
-    op.create_index(
-        STANDING_INDEX, TABLE, ["record_id"], unique=True, sqlite_where=STANDING, postgresql_where=STANDING
-    )
+    op.create_index(STANDING_INDEX, TABLE, ["record_id"], unique=True, sqlite_where=STANDING, postgresql_where=STANDING)
 
 
 def downgrade() -> None:
