@@ -34,6 +34,7 @@ from services.registry.imports import (
     IMPORTED_DATASET,
     ImportSource,
     ModelImportError,
+    check_ir_graph,
     detect_model,
     import_format,
     import_run_name,
@@ -85,6 +86,7 @@ def _json_safe(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def _prepare_ir(request: ImportRequest, folder: Path, sha256: str) -> PreparedModel:
+    check_ir_graph(request.file)
     weights = ir_weights(request.file)
     if request.model is None:
         raise ModelImportError(

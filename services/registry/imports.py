@@ -72,6 +72,27 @@ def import_run_name(sha256: str) -> str:
     return f"{RUN_PREFIX}{sha256[:SHA_CHARS]}"
 
 
+XML_DECLARATIONS_REFUSED = (b"<!DOCTYPE", b"<!ENTITY")
+"""Markup that no OpenVINO IR holds and that XML attacks need (entity expansion bombs, external entities)."""
+SCAN_CHUNK = 1 << 20
+
+
+def check_ir_graph(xml: Path) -> None:
+    """Refuse an IR graph that declares a document type or entities, before any XML parser reads it."""
+    tail = b""
+    with xml.open("rb") as handle:
+        while chunk := handle.read(SCAN_CHUNK):
+            window = (tail + chunk).upper()
+            found = next((marker for marker in XML_DECLARATIONS_REFUSED if marker in window), None)
+            if found is not None:
+                raise ModelImportError(
+                    f"OpenVINO IR {xml.name} is refused: it declares {found.decode()}, which no OpenVINO IR holds "
+                    "and which XML entity-expansion and external-entity attacks need; export the model again with "
+                    "OpenVINO (ov.save_model or anomalib's export)"
+                )
+            tail = chunk[-len(max(XML_DECLARATIONS_REFUSED, key=len)) :]
+
+
 def ir_weights(xml: Path) -> Path:
     """The ``.bin`` weights of an OpenVINO IR, which must lie beside its ``.xml`` with the same stem."""
     weights = xml.with_suffix(".bin")

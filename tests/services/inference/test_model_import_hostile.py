@@ -40,6 +40,18 @@ def _malicious_export(path: Path, marker: Path) -> None:
     torch.save({"model": WritesAFile(marker)}, path)
 
 
+BILLION_LAUGHS = (
+    b'<?xml version="1.0"?>'
+    b'<!DOCTYPE net [<!ENTITY a "lol"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
+    b'<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;"><!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;">]>'
+    b'<net name="&d;" version="11"><layers/><edges/></net>'
+)
+"""An IR graph whose name expands to 10⁴ copies of a word (a real bomb nests deeper; the declaration is the rule)."""
+EXTERNAL_ENTITY = (
+    b'<?xml version="1.0"?><!DOCTYPE net [<!ENTITY secret SYSTEM "file:///etc/passwd">]>'
+    b'<net name="&secret;" version="11"><layers/><edges/></net>'
+)
+
 HOSTILE: dict[str, tuple[str, Callable[[Path, Path], None], str]] = {
     "malicious pickle in a .ckpt": (
         "evil.ckpt",
@@ -55,6 +67,21 @@ HOSTILE: dict[str, tuple[str, Callable[[Path, Path], None], str]] = {
         "checkpoint <img src=x onerror=alert(1)>.ckpt is corrupt or truncated",
     ),
     "a pickle named .onnx": ("model.onnx", _malicious_export, "model.onnx: cannot import a .onnx file; accepted"),
+    "an entity-expansion bomb in an IR .xml": (
+        "laughs.xml",
+        lambda p, _: p.write_bytes(BILLION_LAUGHS),
+        "OpenVINO IR laughs.xml is refused: it declares <!DOCTYPE, which no OpenVINO IR holds",
+    ),
+    "an external entity in an IR .xml": (
+        "xxe.xml",
+        lambda p, _: p.write_bytes(EXTERNAL_ENTITY),
+        "OpenVINO IR xxe.xml is refused: it declares <!DOCTYPE",
+    ),
+    "an entity declared after a megabyte of comment in an IR .xml": (
+        "late.xml",
+        lambda p, _: p.write_bytes(b'<?xml version="1.0"?><!--' + b"x" * (1 << 20) + b"-->" + BILLION_LAUGHS[21:]),
+        "OpenVINO IR late.xml is refused: it declares <!DOCTYPE",
+    ),
 }
 
 
