@@ -1,13 +1,17 @@
 """Every run's thresholds at the session's false-alarm budget: the rule, the normal images they rest on, the rate the
-evidence supports, and a warning for each run whose normals are too few for the budget."""
+evidence supports, what the line shows (false alarms marked on Review), and a warning for each run whose normals are
+too few for the budget or whose promise the line has broken."""
 
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
+from sqlalchemy.exc import SQLAlchemyError
 
+from components.shared import resources
 from components.shared.style import dataset_label, model_label
 from services.postprocessing.false_alarm import RULE_TEXT
+from services.records.line_check import LineEvidence, line_evidence
 from services.registry.run_calibration import (
     RunCalibration,
     calibration_status,
@@ -27,10 +31,28 @@ def run_name(run: Run) -> str:
     return f"{dataset_label(record.dataset)} · {model_label(record.model)} · {record.category} · {record.run}"
 
 
-def _row(run: Run, judged: RunCalibration | None, budget: float) -> dict[str, object]:
+LINE_COLUMN = "On the line"
+RECORDS_UNAVAILABLE = "records unavailable"
+
+
+def line_text(line: LineEvidence | None) -> str:
+    """``3 of 10 parts marked false alarms (at least 6.7 %)``, or that the run judged no part at this budget yet."""
+    if line is None or line.least_rate is None:
+        return "no part judged at this budget yet"
+    low = line.least_rate[0]
+    return f"{line.false_alarms} of {line.parts} parts marked false alarms (at least {percent(low)} %)"
+
+
+def _row(run: Run, judged: RunCalibration | None, budget: float, line: str) -> dict[str, object]:
     if judged is None:
         unknown = dict.fromkeys(("Normal images", "False alarms (image)", "Good parts with a region"), NOT_AVAILABLE)
-        return {"Run": run_name(run), "Budget": NOT_AVAILABLE, "Rule": calibration_status(run), **unknown}
+        return {
+            "Run": run_name(run),
+            "Budget": NOT_AVAILABLE,
+            "Rule": calibration_status(run),
+            **unknown,
+            LINE_COLUMN: line,
+        }
     image, pixel = judged.calibration.image, judged.calibration.pixel
     return {
         "Run": run_name(run),
@@ -39,22 +61,58 @@ def _row(run: Run, judged: RunCalibration | None, budget: float) -> dict[str, ob
         "Normal images": f"{image.n_normals} ({sources_text(judged.calibration.sources)})",
         "False alarms (image)": rate_text(image),
         "Good parts with a region": rate_text(pixel),
+        LINE_COLUMN: line,
     }
 
 
-def _warnings(judged: list[tuple[Run, RunCalibration | None]]) -> list[str]:
-    return [
+def broken_text(run: Run, line: LineEvidence, promise: RunCalibration) -> str:
+    """Why a run's promise is broken on the line, and what to do."""
+    return (
+        f"{run_name(run)}: on the line {line_text(line)}, more than its normal images support "
+        f"({rate_text(promise.calibration.image)}), even if every part it judged was good. Its new parts differ from "
+        "the images it was calibrated on: keep marking false alarms on the Review page (each one teaches a new "
+        "version of the run) or retrain with normal images of the new parts."
+    )
+
+
+def _warnings(judged: list[tuple[Run, RunCalibration | None]], lines: dict[str, LineEvidence]) -> list[str]:
+    registry = get_settings().registry_dir
+    too_few = [
         f"{run_name(run)}: {too_few_text(calibration.calibration.image)}"
         for run, calibration in judged
         if calibration is not None and not calibration.calibration.image.enough_normals
     ]
+    broken = [
+        broken_text(run, line, calibration)
+        for run, calibration in judged
+        if calibration is not None
+        and (line := lines.get(run.relative_to(registry))) is not None
+        and line.breaks(calibration.calibration.image)
+    ]
+    return too_few + broken
+
+
+def _lines(budget: float) -> dict[str, LineEvidence] | None:
+    """Each run's line evidence at ``budget``; ``None`` where the records database cannot be read."""
+    try:
+        return line_evidence(resources.record_store(), budget)
+    except (SQLAlchemyError, OSError):
+        return None
 
 
 def render(budget: float) -> None:
-    """The table of every complete run at ``budget``, then the runs whose normals cannot support it."""
+    """The table of every complete run at ``budget``, then the runs whose normals cannot support it or whose promise
+    the line has broken."""
+    registry = get_settings().registry_dir
     judged = [(run, run_calibration(run, budget)) for run in list_runs(get_settings())]
+    lines = _lines(budget)
+    line_cells = [
+        RECORDS_UNAVAILABLE if lines is None else line_text(lines.get(run.relative_to(registry))) for run, _ in judged
+    ]
     st.dataframe(
-        pd.DataFrame([_row(run, calibration, budget) for run, calibration in judged]),
+        pd.DataFrame(
+            [_row(run, calibration, budget, line) for (run, calibration), line in zip(judged, line_cells, strict=True)]
+        ),
         hide_index=True,
         key="calibration_table",
         column_config={
@@ -65,7 +123,12 @@ def render(budget: float) -> None:
             "Good parts with a region": st.column_config.TextColumn(
                 help="The same for good parts showing any defect region (pixel threshold, fitted to map peaks)"
             ),
+            LINE_COLUMN: st.column_config.TextColumn(
+                help="Parts this run judged at this budget (each image once, foreign parts and manual thresholds "
+                "left out) and those marked as false alarms on the Review page; the rate among good parts is at "
+                "least the lower end of its 95 % interval"
+            ),
         },
     )
-    for warning in _warnings(judged):
+    for warning in _warnings(judged, lines or {}):
         st.warning(warning, icon=":material/warning:")

@@ -6,11 +6,17 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from components.inspect.budget_note import evidence_line
+from components.models.calibration_table import LINE_COLUMN
 from components.shared.false_alarm_budget import BUDGET_KEY, INPUT_KEY
+from services.access import local_user
+from services.postprocessing.verdict import Verdict
+from services.records.review import Decision, decide
+from services.records.store import RecordStore
 from services.registry.run_calibration import RunCalibration, rate_text, run_calibration, too_few_text
 from services.registry.runs import list_runs
 from services.settings import get_settings
 from tests.pages.conftest import PageRegistry
+from tests.services.records.sample_records import sample_record
 
 pytestmark = pytest.mark.slow
 
@@ -91,3 +97,31 @@ def test_inspect_judges_at_the_budgets_thresholds_with_its_evidence_until_the_sl
     )
     assert not app.warning
     assert app.metric[0].proto.help.startswith("OK at or below 0.30, NG above 0.30")
+
+
+def test_models_shows_the_line_and_warns_when_marked_false_alarms_break_the_promise(
+    registry_env: PageRegistry, app: AppTest
+) -> None:
+    settings = get_settings()
+    run = next(run for run in list_runs(settings) if run.record.model == "patchcore")
+    store = RecordStore(settings)
+    judged = [
+        sample_record(run_id=run.relative_to(settings.registry_dir), image_sha256=f"{i:064x}", verdict=Verdict.NG)
+        for i in range(10)
+    ]
+    assert store.record(judged).written == 10
+    for record in judged:
+        decide(store, record.id, Decision.FALSE_ALARM, user=local_user("ana"))
+    store.close()
+    app.run()
+    app.switch_page("pages/models.py").run()
+    assert not app.exception
+    rows = _calibration_table(app)
+    # Clopper–Pearson lower end of 10 of 10: 0.025^(1/10) ≈ 0.69
+    assert rows["PatchCore"][LINE_COLUMN] == "10 of 10 parts marked false alarms (at least 69 %)"
+    assert rows["EfficientAd"][LINE_COLUMN] == "no part judged at this budget yet"
+    promise = _calibrations(settings.false_alarm_budget)["patchcore"].calibration.image
+    assert promise.interval[1] < 0.69, "the fixture's normals promise less than the line shows"
+    warnings = [warning.value for warning in app.warning]
+    broken = [warning for warning in warnings if "on the line 10 of 10 parts" in warning]
+    assert len(broken) == 1 and f"({rate_text(promise)})" in broken[0] and "Review page" in broken[0], warnings
