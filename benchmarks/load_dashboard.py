@@ -192,11 +192,13 @@ async def _inspect_once(browser_context: object, url: str, image: Path, tally: T
     """One fresh Inspect page: upload ``image``, wait for its verdict, click a defect, wait for its neighbours."""
     page: Page = await browser_context.new_page()  # type: ignore[attr-defined]
     digest = hashlib.sha256(image.read_bytes()).hexdigest()
+    step = "opening Inspect"
     try:
         await page.goto(f"{url}/inspect", timeout=STEP_TIMEOUT_MS)
         await page.locator(".st-key-inspect_upload").wait_for(timeout=STEP_TIMEOUT_MS)
         await _idle(page)
         await page.wait_for_function(FIGURE_DRAWN_JS, arg=CHART_PRELOAD_SELECTOR, timeout=STEP_TIMEOUT_MS)
+        step = "uploading"
         started = time.perf_counter()
         await page.locator(".st-key-inspect_upload input[type=file]").set_input_files(str(image))
         await page.wait_for_function(FIGURE_DRAWN_JS, arg=figure_selector(digest), timeout=STEP_TIMEOUT_MS)
@@ -204,11 +206,12 @@ async def _inspect_once(browser_context: object, url: str, image: Path, tally: T
         tally.uploads.append(time.perf_counter() - started)
         await _idle(page)
         if click:
+            step = "clicking a defect"
             tally.clicks.append(await _click_defect(page, digest, tally))
         if await page.evaluate(ERROR_JS):
             tally.errors.append(f"{image.name}: the page shows an error")
     except Exception as exc:  # every failure of a step is an error of the run, counted and named
-        tally.errors.append(f"{image.name}: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+        tally.errors.append(f"{image.name}, {step}: {type(exc).__name__}: {str(exc).splitlines()[0]}")
     finally:
         tally.done += 1
         await page.close()
