@@ -37,9 +37,9 @@ RECORDS_UNAVAILABLE = "records unavailable"
 
 def line_text(line: LineEvidence | None) -> str:
     """``3 of 10 parts marked false alarms (at least 6.7 %)``, or that the run judged no part at this budget yet."""
-    if line is None or line.least_rate is None:
+    if line is None or line.rate_interval is None:
         return "no part judged at this budget yet"
-    low = line.least_rate[0]
+    low = line.rate_interval[0]
     return f"{line.false_alarms} of {line.parts} parts marked false alarms (at least {percent(low)} %)"
 
 

@@ -36,9 +36,9 @@ class LineEvidence:
     """Of those images, the ones whose standing review decision is a false alarm."""
 
     @property
-    def least_rate(self) -> tuple[float, float] | None:
-        """The 95 % interval of false alarms over all parts judged (the rate among good parts is at least this);
-        ``None`` before any part was judged."""
+    def rate_interval(self) -> tuple[float, float] | None:
+        """The 95 % interval of false alarms over all parts judged (the rate among good parts is at least its lower
+        end); ``None`` before any part was judged."""
         return observed_interval(self.false_alarms, self.parts) if self.parts else None
 
     def breaks(self, promise: FalseAlarmEvidence) -> bool:

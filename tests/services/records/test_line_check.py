@@ -55,10 +55,10 @@ def test_parts_and_false_alarms_are_counted_per_run_at_the_budget_each_image_onc
 def test_three_false_alarms_in_ten_parts_break_a_promise_of_at_most_4_5_percent() -> None:
     assert PROMISE.interval[1] == pytest.approx(1 - 0.025 ** (1 / 80))
     three = LineEvidence(RUN_A, 0.01, 10, 3)
-    assert three.least_rate[0] == pytest.approx(0.0667, abs=1e-4), "Clopper–Pearson lower end of 3/10"
+    assert three.rate_interval[0] == pytest.approx(0.0667, abs=1e-4), "Clopper–Pearson lower end of 3/10"
     assert three.breaks(PROMISE)
     one = LineEvidence(RUN_A, 0.01, 10, 1)
-    assert one.least_rate[0] == pytest.approx(1 - 0.975 ** (1 / 10), abs=1e-6)
+    assert one.rate_interval[0] == pytest.approx(1 - 0.975 ** (1 / 10), abs=1e-6)
     assert not one.breaks(PROMISE), "1 in 10 is still within what 4.5 % allows"
     assert not LineEvidence(RUN_A, 0.01, 0, 0).breaks(PROMISE)
-    assert LineEvidence(RUN_A, 0.01, 0, 0).least_rate is None
+    assert LineEvidence(RUN_A, 0.01, 0, 0).rate_interval is None
