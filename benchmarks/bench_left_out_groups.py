@@ -28,6 +28,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from services.data.category_data import MIN_CALIBRATION_NORMALS
+from services.data.confirmation import RECORD
 from services.data.datasets import list_samples
 from services.data.images import read_rgb
 from services.modeling.factory import load_model
@@ -38,7 +39,6 @@ from services.postprocessing.false_alarm import fit_threshold, promise_holds
 HOLDOUT_FRACTION = 0.2
 """The protocol's held-out share (``services.data.protocol.build_protocol_for``), split with the run's seed."""
 VARIANTS = ("loo", "knn3", "knn7", "knn15", "groups3", "groups5", "groups8", "match3", "match5", "match8", "area")
-PHOTO_SET_RECORD = "confirmation.json"
 Excluded = Callable[[int], set[int]]
 
 
@@ -76,9 +76,9 @@ def match_groups(counts: np.ndarray, n_train: int, n_groups: int, seed: int) -> 
 def photo_areas(run_record: dict, paths: list[Path]) -> np.ndarray | None:
     """The area of the photograph each image was cut from, where the dataset is a photo set; else ``None``."""
     root = Path(run_record["dataset_root"])
-    if not (root / PHOTO_SET_RECORD).is_file():
+    if not (root / RECORD).is_file():
         return None
-    areas = {entry["file"]: entry["area"] for entry in json.loads((root / PHOTO_SET_RECORD).read_text())["files"]}
+    areas = {entry["file"]: entry["area"] for entry in json.loads((root / RECORD).read_text())["files"]}
     return np.array([areas[path.relative_to(root).as_posix()] for path in paths])
 
 

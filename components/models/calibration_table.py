@@ -75,19 +75,16 @@ def broken_text(run: Run, line: LineEvidence, promise: RunCalibration) -> str:
     )
 
 
-def _warnings(judged: list[tuple[Run, RunCalibration | None]], lines: dict[str, LineEvidence]) -> list[str]:
-    registry = get_settings().registry_dir
+def _warnings(judged: list[tuple[Run, RunCalibration | None, LineEvidence | None]]) -> list[str]:
     too_few = [
         f"{run_name(run)}: {too_few_text(calibration.calibration.image)}"
-        for run, calibration in judged
+        for run, calibration, _ in judged
         if calibration is not None and not calibration.calibration.image.enough_normals
     ]
     broken = [
         broken_text(run, line, calibration)
-        for run, calibration in judged
-        if calibration is not None
-        and (line := lines.get(run.relative_to(registry))) is not None
-        and line.breaks(calibration.calibration.image)
+        for run, calibration, line in judged
+        if calibration is not None and line is not None and line.breaks(calibration.calibration.image)
     ]
     return too_few + broken
 
@@ -103,15 +100,18 @@ def _lines(budget: float) -> dict[str, LineEvidence] | None:
 def render(budget: float) -> None:
     """The table of every complete run at ``budget``, then the runs whose normals cannot support it or whose promise
     the line has broken."""
-    registry = get_settings().registry_dir
-    judged = [(run, run_calibration(run, budget)) for run in list_runs(get_settings())]
+    settings = get_settings()
     lines = _lines(budget)
-    line_cells = [
-        RECORDS_UNAVAILABLE if lines is None else line_text(lines.get(run.relative_to(registry))) for run, _ in judged
+    judged = [
+        (run, run_calibration(run, budget), (lines or {}).get(run.relative_to(settings.registry_dir)))
+        for run in list_runs(settings)
     ]
     st.dataframe(
         pd.DataFrame(
-            [_row(run, calibration, budget, line) for (run, calibration), line in zip(judged, line_cells, strict=True)]
+            [
+                _row(run, calibration, budget, RECORDS_UNAVAILABLE if lines is None else line_text(line))
+                for run, calibration, line in judged
+            ]
         ),
         hide_index=True,
         key="calibration_table",
@@ -130,5 +130,5 @@ def render(budget: float) -> None:
             ),
         },
     )
-    for warning in _warnings(judged, lines or {}):
+    for warning in _warnings(judged):
         st.warning(warning, icon=":material/warning:")

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from services.postprocessing.false_alarm import FalseAlarmEvidence, observed_interval, promise_holds
 from services.records.query import foreign_condition
-from services.records.review import Decision
+from services.records.review import standing_false_alarm
 from services.records.schema import InspectionRow, ReviewDecisionRow
 from services.records.store import RecordStore
 
@@ -43,7 +43,7 @@ class LineEvidence:
 
     def breaks(self, promise: FalseAlarmEvidence) -> bool:
         """Whether the marked false alarms alone exceed what ``promise`` allows, even if every part judged was good."""
-        return self.parts > 0 and self.false_alarms > 0 and not promise_holds(promise, self.false_alarms, self.parts)
+        return self.parts > 0 and not promise_holds(promise, self.false_alarms, self.parts)
 
 
 def line_evidence(store: RecordStore, budget: float) -> dict[str, LineEvidence]:
@@ -57,11 +57,7 @@ def line_evidence(store: RecordStore, budget: float) -> dict[str, LineEvidence]:
     marked = (
         select(InspectionRow.run_id, func.count(func.distinct(InspectionRow.image_sha256)))
         .join(ReviewDecisionRow, ReviewDecisionRow.record_id == InspectionRow.id)
-        .where(
-            *judged,
-            ReviewDecisionRow.decision == Decision.FALSE_ALARM.value,
-            ReviewDecisionRow.undone_at.is_(None),
-        )
+        .where(*judged, standing_false_alarm())
     )
     with store.reading() as connection:
         counts = dict(connection.execute(parts.group_by(InspectionRow.run_id)).all())

@@ -113,6 +113,11 @@ def _standing(record_id: Any) -> Any:
     return and_(ReviewDecisionRow.record_id == record_id, ReviewDecisionRow.undone_at.is_(None))
 
 
+def standing_false_alarm() -> Any:
+    """The condition on a joined decision row: a false alarm that is not undone."""
+    return and_(ReviewDecisionRow.decision == Decision.FALSE_ALARM.value, ReviewDecisionRow.undone_at.is_(None))
+
+
 def decide(
     store: RecordStore,
     record_id: str,
@@ -221,11 +226,7 @@ def false_alarm_images(store: RecordStore, category: str) -> list[str]:
     query = (
         select(InspectionRow.image_sha256, func.min(ReviewDecisionRow.decided_at).label("first"))
         .join(ReviewDecisionRow, ReviewDecisionRow.record_id == InspectionRow.id)
-        .where(
-            InspectionRow.product == category,
-            ReviewDecisionRow.decision == Decision.FALSE_ALARM.value,
-            ReviewDecisionRow.undone_at.is_(None),
-        )
+        .where(InspectionRow.product == category, standing_false_alarm())
         .group_by(InspectionRow.image_sha256)
         .order_by("first", InspectionRow.image_sha256)
     )
