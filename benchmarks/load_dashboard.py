@@ -1,33 +1,42 @@
-"""Load on the dashboard: N concurrent real browser sessions against one server, each uploading M images on a fresh
+"""Load on the dashboard: N concurrent real browser sessions against one server, each uploading M images on its
 Inspect page and clicking a defect; errors, upload→verdict and click→neighbours percentiles, the server's RSS.
 
 Usage::
 
     TQDM_DISABLE=1 HF_HUB_OFFLINE=1 python benchmarks/load_dashboard.py --sessions 8 --uploads 50 \\
-        [--registry models/] [--data-root data/] [--url http://host:8501] [--build-sample] [--single 10]
+        [--registry models/] [--data-root data/] [--url http://host:8501] [--build-sample] [--single 10] \\
+        [--think 10] [--fresh-page] [--chromium /usr/bin/chromium-headless-shell]
 
 * Server: the app on a free localhost port, on CPU, started by the script as the browser tests start it
   (``tests/browser/helpers.py``) on ``--registry`` and ``--data-root`` (the settings' folders by default; records go
   to the registry's SQLite database), or the one at ``--url`` (then RSS is not sampled unless ``--server-pid`` names
-  its process). ``--build-sample`` first builds a
-  registry like the demo's on one product (:func:`services.cli.demo.build_demo_sample`) where ``--registry`` holds
-  no run.
-* Browser: one headless Debian Chromium (as ``tests/browser`` drives it), one Playwright context per session. Each
-  upload opens a fresh page on Inspect (a new Streamlit session, so nothing is cached for it but the models), waits
-  until it is ready as a user finds it while picking a file (script run done, its hidden chart drawn), uploads
-  one defective test image of the registry's first product and waits until its heatmap figure is drawn and its
-  verdict shown (upload→verdict); then clicks a pixel of the first defect drawn and waits for the neighbour
-  thumbnails (click→neighbours). Where the figure draws no defect at the calibrated threshold, the threshold slider
-  is moved to 0 first, as ``tests/browser`` does (counted apart, not timed). The sidebar keeps its defaults, as a
-  new user finds them.
-* Warm models: one untimed upload and click first. Then ``--single`` uploads by one session alone (the single-session
-  median), then the ``--sessions`` × ``--uploads`` run, sessions started together.
-* Errors: a step past its timeout, an exception or error box on the page, or a failed navigation; each is counted
-  and the first few are printed.
+  its process). ``--build-sample`` first builds a registry like the demo's on one product
+  (:func:`services.cli.demo.build_demo_sample`) where ``--registry`` holds no run.
+* Browser: one headless Debian Chromium (as ``tests/browser`` drives it), one Playwright context per session. A
+  session opens Inspect (a new Streamlit session), waits until it is ready as a user finds it while picking a file
+  (script run done, its hidden chart drawn), uploads a defective test image of the registry's first product and waits
+  until its heatmap figure is drawn and its verdict shown (upload→verdict); then clicks a pixel of the first defect
+  drawn and waits for the neighbour thumbnails (click→neighbours); then removes the file from the uploader, as an
+  inspector does, and uploads the next on the same page. With ``--fresh-page`` every upload opens a fresh page
+  instead (a fresh page costs the browser several CPU seconds — Streamlit's and Plotly's code parsed again — on the
+  cores the server shares). Where the figure draws no defect at the calibrated threshold, the threshold slider is
+  moved to 0 first, as ``tests/browser`` does (counted apart, not timed). The sidebar keeps its defaults, as a new
+  user finds them. ``--chromium`` drives another Chromium binary, e.g. Debian's ``chromium-headless-shell`` (the
+  kind of headless browser Playwright uses by default, lighter on the cores the server shares).
+* Every upload is a new file: a copy of a test image with a PNG text chunk naming the upload, so its sha256 is new
+  and no prediction cached in the session is reused, while its pixels (and the work they cost) are the image's.
+* Warm models: one untimed upload and click first. Then ``--single`` uploads by one session alone, each on a fresh
+  page (the single-session median: a new user's first upload), then the ``--sessions`` × ``--uploads`` run, sessions
+  started together. ``--think T`` makes each inspector pause after each part (verdict read, defect clicked) for a
+  time drawn uniformly between T/2 and 3T/2 (seeded per session), as people do; without it every session uploads its
+  next part at once, which keeps the two cores saturated, so its latencies are those of a queue and not of a shop floor.
+* Errors: a step past its timeout, an exception or error box on the page, or a failed navigation; each is counted,
+  the first few are printed, and the session goes on from a fresh page.
 * RSS: the server process and all its children (psutil), sampled every ``--rss-interval`` seconds during the
-  concurrent run, printed against the number of uploads done.
+  concurrent run, printed against the number of uploads done; and the CPU seconds the server and the browsers (with
+  this script) used over that run, to show who used the cores.
 
-The machine is shared by the browser and the server: on 2 cores the browser's own work is part of every figure.
+The machine is shared by the browsers and the server: on 2 cores the browsers' own work is part of every figure.
 """
 
 from __future__ import annotations
@@ -36,11 +45,15 @@ import argparse
 import asyncio
 import hashlib
 import os
+import random
 import statistics
 import sys
+import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import psutil
@@ -59,13 +72,15 @@ from tests.browser.helpers import (  # noqa: E402
     FIGURE_DRAWN_JS,
     IDLE_JS,
     IMAGE_SHOWN_JS,
-    NEIGHBOURS_HEADING,
     VIEWPORT,
     figure_selector,
     served_app,
 )
 
 STEP_TIMEOUT_MS = 120_000
+POLL_MS = 50
+"""How often a waited-for condition is checked: every animation frame (Playwright's default) would keep each page
+busy on the cores the server shares."""
 VERDICT_JS = (
     "() => [...document.querySelectorAll(\"[data-testid='stMarkdownContainer']\")]"
     ".some(e => e.innerText.startsWith('Verdict'))"
@@ -113,6 +128,19 @@ def _defect_images(settings: Settings) -> list[Path]:
     if not images:
         raise SystemExit(f"run {run.path} has no defective test image to upload")
     return images
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds used so far by a process and all its descendants, those already ended and reaped included."""
+    root = psutil.Process(pid)
+    total = 0.0
+    for process in [root, *root.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system + times.children_user + times.children_system
+    return total
 
 
 class RssSampler:
@@ -167,14 +195,14 @@ async def _defect_point(page: Page, digest: str, tally: Tally) -> list[float]:
     await page.locator(".st-key-threshold input[type=range]").focus()
     await page.keyboard.press("Home")
     await page.keyboard.press("Tab")
-    await page.wait_for_function(DEFECT_DRAWN_JS, arg=selector, timeout=STEP_TIMEOUT_MS)
+    await page.wait_for_function(DEFECT_DRAWN_JS, arg=selector, timeout=STEP_TIMEOUT_MS, polling=POLL_MS)
     await _idle(page)
     return await page.evaluate(DEFECT_POINT_JS, selector)
 
 
 async def _idle(page: Page) -> None:
     await page.wait_for_timeout(300)
-    await page.wait_for_function(IDLE_JS, timeout=STEP_TIMEOUT_MS)
+    await page.wait_for_function(IDLE_JS, timeout=STEP_TIMEOUT_MS, polling=POLL_MS)
 
 
 async def _click_defect(page: Page, digest: str, tally: Tally) -> float:
@@ -183,50 +211,99 @@ async def _click_defect(page: Page, digest: str, tally: Tally) -> float:
     await page.mouse.move(x, y)
     started = time.perf_counter()
     await page.mouse.click(x, y)
-    await page.get_by_text(NEIGHBOURS_HEADING).first.wait_for(timeout=STEP_TIMEOUT_MS)
-    await page.wait_for_function(IMAGE_SHOWN_JS, timeout=STEP_TIMEOUT_MS)
+    await page.wait_for_function(IMAGE_SHOWN_JS, timeout=STEP_TIMEOUT_MS, polling=POLL_MS)
     return time.perf_counter() - started
 
 
-async def _inspect_once(browser_context: object, url: str, image: Path, tally: Tally, click: bool) -> None:
-    """One fresh Inspect page: upload ``image``, wait for its verdict, click a defect, wait for its neighbours."""
-    page: Page = await browser_context.new_page()  # type: ignore[attr-defined]
+async def _open_inspect(page: Page, url: str) -> None:
+    """A new Streamlit session on Inspect, ready as a user finds it while picking a file."""
+    await page.goto(f"{url}/inspect", timeout=STEP_TIMEOUT_MS)
+    await page.locator(".st-key-inspect_upload").wait_for(timeout=STEP_TIMEOUT_MS)
+    await _idle(page)
+    await page.wait_for_function(FIGURE_DRAWN_JS, arg=CHART_PRELOAD_SELECTOR, timeout=STEP_TIMEOUT_MS, polling=POLL_MS)
+
+
+async def _inspect(page: Page, image: Path, tally: Tally, click: bool) -> None:
+    """Upload ``image``, wait for its verdict, click a defect and wait for its neighbours, timing both."""
     digest = hashlib.sha256(image.read_bytes()).hexdigest()
-    step = "opening Inspect"
-    try:
-        await page.goto(f"{url}/inspect", timeout=STEP_TIMEOUT_MS)
-        await page.locator(".st-key-inspect_upload").wait_for(timeout=STEP_TIMEOUT_MS)
-        await _idle(page)
-        await page.wait_for_function(FIGURE_DRAWN_JS, arg=CHART_PRELOAD_SELECTOR, timeout=STEP_TIMEOUT_MS)
-        step = "uploading"
-        started = time.perf_counter()
-        await page.locator(".st-key-inspect_upload input[type=file]").set_input_files(str(image))
-        await page.wait_for_function(FIGURE_DRAWN_JS, arg=figure_selector(digest), timeout=STEP_TIMEOUT_MS)
-        await page.wait_for_function(VERDICT_JS, timeout=STEP_TIMEOUT_MS)
-        tally.uploads.append(time.perf_counter() - started)
-        await _idle(page)
-        if click:
-            step = "clicking a defect"
-            tally.clicks.append(await _click_defect(page, digest, tally))
-        if await page.evaluate(ERROR_JS):
-            tally.errors.append(f"{image.name}: the page shows an error")
-    except Exception as exc:  # every failure of a step is an error of the run, counted and named
-        tally.errors.append(f"{image.name}, {step}: {type(exc).__name__}: {str(exc).splitlines()[0]}")
-    finally:
-        tally.done += 1
-        await page.close()
+    started = time.perf_counter()
+    await page.locator(".st-key-inspect_upload input[type=file]").set_input_files(str(image))
+    await page.wait_for_function(FIGURE_DRAWN_JS, arg=figure_selector(digest), timeout=STEP_TIMEOUT_MS, polling=POLL_MS)
+    await page.wait_for_function(VERDICT_JS, timeout=STEP_TIMEOUT_MS, polling=POLL_MS)
+    tally.uploads.append(time.perf_counter() - started)
+    await _idle(page)
+    if click:
+        tally.clicks.append(await _click_defect(page, digest, tally))
+    if await page.evaluate(ERROR_JS):
+        tally.errors.append(f"{image.name}: the page shows an error")
+
+
+async def _remove(page: Page, image: Path) -> None:
+    """Take the previous file out of the uploader (its chip's remove button), as an inspector does before the next."""
+    await page.get_by_role("button", name=f"Remove {image.name}").click(timeout=STEP_TIMEOUT_MS)
+    await page.wait_for_function(FIGURE_DRAWN_JS, arg=CHART_PRELOAD_SELECTOR, timeout=STEP_TIMEOUT_MS, polling=POLL_MS)
+    await _idle(page)
 
 
 async def _session(
-    browser: Browser, url: str, images: list[Path], *, start: int, uploads: int, tally: Tally, click: bool = True
+    browser: Browser,
+    url: str,
+    images: list[Path],
+    *,
+    tally: Tally,
+    click: bool = True,
+    fresh_page: bool = False,
+    think: Callable[[], float] = lambda: 0.0,
 ) -> None:
-    """One browser context uploading ``uploads`` images in turn from ``images[start]``, each on a fresh page."""
+    """One browser context uploading ``images`` in turn: on one Inspect page kept open (the previous file removed
+    before each upload), or on a fresh page each (``fresh_page``), pausing ``think()`` seconds after each verdict and
+    click; a failed step is counted and the session goes on from a fresh page."""
     context = await browser.new_context(viewport=VIEWPORT)
+    page: Page | None = None
+    previous: Path | None = None
     try:
-        for i in range(uploads):
-            await _inspect_once(context, url, images[(start + i) % len(images)], tally, click)
+        for image in images:
+            step = "opening Inspect"
+            try:
+                if page is None or fresh_page:
+                    if page is not None:
+                        await page.close()
+                    page, previous = await context.new_page(), None
+                    await _open_inspect(page, url)
+                if previous is not None:
+                    step = "removing the previous file"
+                    await _remove(page, previous)
+                step = "uploading and clicking a defect"
+                await _inspect(page, image, tally, click)
+                previous = image
+                await asyncio.sleep(think())
+            except Exception as exc:  # every failure of a step is an error of the run, counted and named
+                tally.errors.append(f"{image.name}, {step}: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+                if page is not None:
+                    await page.close()
+                page = None
+            finally:
+                tally.done += 1
     finally:
         await context.close()
+
+
+def _uploads(images: list[Path], folder: Path, count: int, start: int, tag: str) -> list[Path]:
+    """``count`` files to upload, taking ``images`` in turn from ``start``: each a copy with a PNG text chunk naming
+    the upload, so its bytes (and sha256) are new and no session reuses a prediction, while its pixels are the same."""
+    from PIL import Image
+    from PIL.PngImagePlugin import PngInfo
+
+    files = []
+    for i in range(count):
+        source = images[(start + i) % len(images)]
+        label = PngInfo()
+        label.add_text("anomalylens-load", f"{tag} {i}")
+        target = folder / f"{source.stem}_{tag}_{i:03d}.png"
+        with Image.open(source) as image:
+            image.save(target, pnginfo=label)
+        files.append(target)
+    return files
 
 
 def _percentile(values: list[float], share: float) -> float:
@@ -264,45 +341,64 @@ def _print_rss(samples: list[RssSample], rows: int = 20) -> None:
 
 
 async def _drive(url: str, images: list[Path], args: argparse.Namespace, server_pid: int | None) -> None:
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            warm = Tally()
-            await _session(browser, url, images, start=0, uploads=1, tally=warm)
-            _print_tally("warm-up (1 upload, not counted)", warm)
-            single = Tally()
-            await _session(browser, url, images, start=1, uploads=args.single, tally=single, click=not args.no_click)
-            _print_tally(f"single session, {args.single} uploads", single)
-            load = Tally()
-            sampler = RssSampler(server_pid, args.rss_interval, load) if server_pid else None
-            started = time.perf_counter()
-            if sampler:
-                sampler.__enter__()
+    click = not args.no_click
+    with tempfile.TemporaryDirectory(prefix="load_dashboard_") as scratch:
+        folder = Path(scratch)
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=str(args.chromium), args=CHROMIUM_ARGS)
             try:
-                await asyncio.gather(
-                    *(
-                        _session(
-                            browser,
-                            url,
-                            images,
-                            start=s * args.uploads,
-                            uploads=args.uploads,
-                            tally=load,
-                            click=not args.no_click,
-                        )
-                        for s in range(args.sessions)
-                    )
-                )
-            finally:
+                warm = Tally()
+                await _session(browser, url, _uploads(images, folder, 1, 0, "warm"), tally=warm)
+                _print_tally("warm-up (1 upload, not counted)", warm)
+                single = Tally()
+                single_files = _uploads(images, folder, args.single, 1, "single")
+                await _session(browser, url, single_files, tally=single, click=click, fresh_page=True)
+                _print_tally(f"single session, {args.single} uploads, each on a fresh page", single)
+                sessions = [
+                    _uploads(images, folder, args.uploads, s * args.uploads, f"s{s}") for s in range(args.sessions)
+                ]
+                load = Tally()
+                sampler = RssSampler(server_pid, args.rss_interval, load) if server_pid else None
+                cpu_before = (cpu_seconds(server_pid) if server_pid else 0.0, cpu_seconds(os.getpid()))
+                started = time.perf_counter()
                 if sampler:
-                    sampler.__exit__()
-            elapsed = time.perf_counter() - started
-            _print_tally(f"{args.sessions} sessions x {args.uploads} uploads, {elapsed:.0f} s", load)
-            if sampler:
-                _print_rss(sampler.samples)
-            print(f"\nsingle-session median upload -> verdict: {_summary('', single.uploads).lstrip(': ')}")
-        finally:
-            await browser.close()
+                    sampler.__enter__()
+                try:
+                    await asyncio.gather(
+                        *(
+                            _session(
+                                browser,
+                                url,
+                                files,
+                                tally=load,
+                                click=click,
+                                fresh_page=args.fresh_page,
+                                think=partial(random.Random(s).uniform, 0.5 * args.think, 1.5 * args.think),
+                            )
+                            for s, files in enumerate(sessions)
+                        )
+                    )
+                finally:
+                    if sampler:
+                        sampler.__exit__()
+                elapsed = time.perf_counter() - started
+                where = "each upload on a fresh page" if args.fresh_page else "one page per session"
+                pause = f"{args.think:g} s ± 50 % after each part" if args.think else "none"
+                title = (
+                    f"{args.sessions} sessions x {args.uploads} uploads ({where}; think time {pause}), {elapsed:.0f} s"
+                )
+                _print_tally(title, load)
+                server_cpu = cpu_seconds(server_pid) - cpu_before[0] if server_pid else float("nan")
+                driver_cpu = cpu_seconds(os.getpid()) - cpu_before[1]
+                print(
+                    f"  CPU over the run ({os.cpu_count()} cores, {elapsed:.0f} s): server {server_cpu:.0f} s, "
+                    f"browsers and this script {driver_cpu:.0f} s"
+                )
+                if sampler:
+                    _print_rss(sampler.samples)
+                print(f"\nsingle-session median upload -> verdict: {_summary('', single.uploads).lstrip(': ')}")
+            finally:
+                await browser.close()
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -326,12 +422,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--single", type=int, default=10, help="uploads by one session alone first (default 10)")
     parser.add_argument("--rss-interval", type=float, default=2.0, help="seconds between RSS samples (default 2)")
     parser.add_argument("--no-click", action="store_true", help="upload only (e.g. to profile the upload alone)")
+    parser.add_argument("--chromium", type=Path, default=CHROMIUM, help=f"the browser to drive (default {CHROMIUM})")
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=0.0,
+        help="mean seconds an inspector spends on a verdict before the next part, drawn uniformly within ±50 %% "
+        "(default 0: the next upload at once)",
+    )
+    parser.add_argument(
+        "--fresh-page", action="store_true", help="in the concurrent run, open a fresh Inspect page for every upload"
+    )
     args = parser.parse_args(argv)
     for name in ("sessions", "uploads", "single"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1, got {getattr(args, name)}")
-    if not CHROMIUM.exists():
-        parser.error(f"{CHROMIUM} is missing: install it with scripts/ensure_chromium.sh")
+    if args.think < 0:
+        parser.error(f"--think must be 0 or more seconds, got {args.think}")
+    if not args.chromium.exists():
+        parser.error(f"{args.chromium} is missing: install it with scripts/ensure_chromium.sh")
     from services.registry.runs import latest_runs
 
     settings = _settings(args)

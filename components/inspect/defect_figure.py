@@ -29,6 +29,11 @@ DISPLAY_PX = 560
 """Longest side the picture is drawn at (small images are upscaled so contours stay thin, large ones reduced)."""
 HIT_GRID = 80
 """At most this many hit markers across a region's image side."""
+MAX_HIT_MARKERS = 1000
+"""About the most hit markers a figure carries: each is a node the browser draws again on every rerun, and a
+threshold lowered until the whole image is one region would otherwise put thousands on it."""
+HOVER_DISTANCE_PX = 20
+"""Plotly's default distance (display pixels) within which a click picks the nearest marker."""
 FIGURE_HEIGHT = 410
 
 
@@ -59,6 +64,13 @@ def _region_pixels(region: DefectRegion, shape: tuple[int, int], stride: int) ->
     return np.stack([cols, rows], axis=1)
 
 
+def hit_stride(regions: tuple[DefectRegion, ...] | list[DefectRegion], height: int, width: int) -> int:
+    """Grid step (image pixels) of the hit markers: ``HIT_GRID`` across the image's long side, coarser where the
+    regions' boxes together would carry more than ``MAX_HIT_MARKERS``."""
+    boxes = sum(region.bbox[2] * region.bbox[3] for region in regions)
+    return max(1, math.ceil(max(height, width) / HIT_GRID), math.ceil(math.sqrt(boxes / MAX_HIT_MARKERS)))
+
+
 def _hover(region: DefectRegion) -> str:
     return f"Defect {region.id} · max {region.max_score:.2f} · {region.area_pct:.1f} % of the image"
 
@@ -74,7 +86,7 @@ def build_figure(
             source=source, x0=0.5 / scale - 0.5, dx=1 / scale, y0=0.5 / scale - 0.5, dy=1 / scale, hoverinfo="skip"
         )
     )
-    stride = max(1, math.ceil(max(height, width) / HIT_GRID))
+    stride = hit_stride(prediction.regions, height, width)
     hits = [(xy, region) for region in prediction.regions for xy in _region_pixels(region, (height, width), stride)]
     if hits:
         figure.add_scatter(
@@ -122,6 +134,7 @@ def build_figure(
         showlegend=False,
         dragmode=False,
         hovermode="closest",
+        hoverdistance=max(HOVER_DISTANCE_PX, math.ceil(0.75 * stride * scale)),
         plot_bgcolor="white",
     )
     return figure

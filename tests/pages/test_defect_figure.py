@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from components.inspect.defect_figure import build_figure
+from components.inspect.defect_figure import MAX_HIT_MARKERS, build_figure, hit_stride
 from services.inference.detector import Prediction
 from services.postprocessing.regions import extract_regions
 
@@ -53,3 +53,19 @@ def test_no_region_no_click_target() -> None:
     rgb = np.zeros((64, 64, 3), np.uint8)
     figure = build_figure(rgb, _prediction(np.full((64, 64), 0.2, np.float32)), opacity=0.5)
     assert [trace.type for trace in figure.data] == ["image"]
+
+
+def test_a_whole_image_region_carries_a_bounded_grid_of_markers() -> None:
+    rgb = np.zeros((256, 256, 3), np.uint8)
+    prediction = _prediction(np.full((256, 256), 0.9, np.float32))
+    assert hit_stride(prediction.regions, 256, 256) == 9, "√(256² / 1000) = 8.1 → 9, above 256 / 80 → 4"
+    figure = build_figure(rgb, prediction, opacity=0.5)
+    hits = next(trace for trace in figure.data if trace.name == "defect pixels")
+    assert len(hits.x) == 29 * 29, "rows and columns 0, 9, …, 252"
+    assert len(hits.x) <= MAX_HIT_MARKERS
+    assert figure.layout.hoverdistance == 20, "markers 9 × 560/256 ≈ 20 display px apart: the default reach suffices"
+
+
+def test_small_regions_keep_the_fine_grid() -> None:
+    prediction = _prediction(_two_defects(120, 200))
+    assert hit_stride(prediction.regions, 120, 200) == 3, "200 / 80 → 3; the boxes hold far fewer than 1000 × 3²"
