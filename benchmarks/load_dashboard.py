@@ -20,18 +20,22 @@ Usage::
   inspector does, and uploads the next on the same page. With ``--fresh-page`` every upload opens a fresh page
   instead (a fresh page costs the browser several CPU seconds — Streamlit's and Plotly's code parsed again — on the
   cores the server shares). Where the figure draws no defect at the calibrated threshold, the threshold slider is
-  moved to 0 first, as ``tests/browser`` does (counted apart, not timed). The sidebar keeps its defaults, as a new
-  user finds them. ``--chromium`` drives another Chromium binary, e.g. Debian's ``chromium-headless-shell`` (the
-  kind of headless browser Playwright uses by default, lighter on the cores the server shares).
+  moved to 0 first, as ``tests/browser`` does (counted apart, not timed). A click that selects nothing (the page
+  idle and no neighbours after 15 s) is made again, as a user would; those are counted and their wait is timed. The
+  sidebar keeps its defaults, as a new user finds them. ``--chromium`` drives another Chromium binary, e.g.
+  Debian's ``chromium-headless-shell`` (the kind of headless browser Playwright uses by default, lighter on the
+  cores the server shares).
 * Every upload is a new file: a copy of a test image with a PNG text chunk naming the upload, so its sha256 is new
   and no prediction cached in the session is reused, while its pixels (and the work they cost) are the image's.
 * Warm models: one untimed upload and click first. Then ``--single`` uploads by one session alone, each on a fresh
   page (the single-session median: a new user's first upload), then the ``--sessions`` × ``--uploads`` run, sessions
   started together. ``--think T`` makes each inspector pause after each part (verdict read, defect clicked) for a
-  time drawn uniformly between T/2 and 3T/2 (seeded per session), as people do; without it every session uploads its
-  next part at once, which keeps the two cores saturated, so its latencies are those of a queue and not of a shop floor.
+  time drawn uniformly between T/2 and 3T/2 (seeded per session), as people do, and once before the first, so they do
+  not all start in the same second; without it every session uploads its next part at once, which keeps the two
+  cores saturated, so its latencies are those of a queue and not of a shop floor.
 * Errors: a step past its timeout, an exception or error box on the page, or a failed navigation; each is counted,
-  the first few are printed, and the session goes on from a fresh page.
+  the first few are printed (with what was waited for) and kept as screenshots under ``test-artifacts/browser/``, and
+  the session goes on from a fresh page.
 * RSS: the server process and all its children (psutil), sampled every ``--rss-interval`` seconds during the
   concurrent run, printed against the number of uploads done; and the CPU seconds the server and the browsers (with
   this script) used over that run, to show who used the cores.
@@ -43,6 +47,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import os
 import random
@@ -58,12 +63,15 @@ from pathlib import Path
 
 import psutil
 from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_ROOT))
 
 from services.settings import Settings  # noqa: E402
 from tests.browser.helpers import (  # noqa: E402
+    ARTIFACTS,
     CHART_PRELOAD_SELECTOR,
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -77,7 +85,20 @@ from tests.browser.helpers import (  # noqa: E402
     served_app,
 )
 
+LOAD_CHROMIUM_ARGS = [
+    *CHROMIUM_ARGS,
+    "--num-raster-threads=1",
+    "--disable-threaded-animation",
+    "--disable-threaded-scrolling",
+    "--disable-checker-imaging",
+]
+"""The browser tests' flags, and fewer browser threads contending for the cores the server shares (docs/results.md
+gives what they save); the pages draw the same."""
 STEP_TIMEOUT_MS = 120_000
+CLICK_WAIT_MS = 15_000
+"""How long an inspector waits on an idle page for a click's neighbours before clicking the defect again."""
+CLICK_ATTEMPTS = 3
+"""Clicks on a defect before the step counts as an error."""
 POLL_MS = 50
 """How often a waited-for condition is checked: every animation frame (Playwright's default) would keep each page
 busy on the cores the server shares."""
@@ -100,6 +121,8 @@ class Tally:
     clicks: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     lowered: int = 0
+    clicks_repeated: int = 0
+    """Clicks that selected nothing (the page idle, no neighbours after ``CLICK_WAIT_MS``) and were made again."""
     """Uploads whose figure drew no defect at the calibrated threshold: the slider was moved to 0 first."""
     done: int = 0
 
@@ -184,6 +207,18 @@ class RssSampler:
         self.sample()
 
 
+class StepTimeoutError(Exception):
+    """A condition of a step did not hold within ``STEP_TIMEOUT_MS``; the message names it."""
+
+
+async def _until(page: Page, what: str, condition: str, arg: object = None, timeout_ms: int = STEP_TIMEOUT_MS) -> None:
+    """Wait until the JavaScript ``condition`` holds on ``page``; a timeout names ``what`` was waited for."""
+    try:
+        await page.wait_for_function(condition, arg=arg, timeout=timeout_ms, polling=POLL_MS)
+    except PlaywrightTimeoutError as exc:
+        raise StepTimeoutError(f"no {what} within {timeout_ms // 1000} s") from exc
+
+
 async def _defect_point(page: Page, digest: str, tally: Tally) -> list[float]:
     """A pixel of the first defect drawn; where none is drawn at the calibrated threshold, the threshold slider is
     moved to 0 first (keyboard, as ``tests/browser`` does) and counted."""
@@ -195,23 +230,32 @@ async def _defect_point(page: Page, digest: str, tally: Tally) -> list[float]:
     await page.locator(".st-key-threshold input[type=range]").focus()
     await page.keyboard.press("Home")
     await page.keyboard.press("Tab")
-    await page.wait_for_function(DEFECT_DRAWN_JS, arg=selector, timeout=STEP_TIMEOUT_MS, polling=POLL_MS)
+    await _until(page, "defect drawn at threshold 0", DEFECT_DRAWN_JS, selector)
     await _idle(page)
     return await page.evaluate(DEFECT_POINT_JS, selector)
 
 
 async def _idle(page: Page) -> None:
     await page.wait_for_timeout(300)
-    await page.wait_for_function(IDLE_JS, timeout=STEP_TIMEOUT_MS, polling=POLL_MS)
+    await _until(page, "end of the script run", IDLE_JS)
 
 
 async def _click_defect(page: Page, digest: str, tally: Tally) -> float:
-    """Click a defect; seconds until a neighbour thumbnail shows."""
+    """Click a defect; seconds from the first click until a neighbour thumbnail shows. A click that selected nothing
+    (the page idle and no neighbours after ``CLICK_WAIT_MS``) is made again, as a user would, and counted."""
     x, y = await _defect_point(page, digest, tally)
     await page.mouse.move(x, y)
     started = time.perf_counter()
-    await page.mouse.click(x, y)
-    await page.wait_for_function(IMAGE_SHOWN_JS, timeout=STEP_TIMEOUT_MS, polling=POLL_MS)
+    for attempt in range(1, CLICK_ATTEMPTS + 1):
+        await page.mouse.click(x, y)
+        try:
+            await _until(page, "neighbour thumbnail after the click", IMAGE_SHOWN_JS, timeout_ms=CLICK_WAIT_MS)
+            return time.perf_counter() - started
+        except StepTimeoutError:
+            if attempt == CLICK_ATTEMPTS or not await page.evaluate(IDLE_JS):
+                break
+            tally.clicks_repeated += 1
+    await _until(page, "neighbour thumbnail after the click", IMAGE_SHOWN_JS)
     return time.perf_counter() - started
 
 
@@ -220,7 +264,7 @@ async def _open_inspect(page: Page, url: str) -> None:
     await page.goto(f"{url}/inspect", timeout=STEP_TIMEOUT_MS)
     await page.locator(".st-key-inspect_upload").wait_for(timeout=STEP_TIMEOUT_MS)
     await _idle(page)
-    await page.wait_for_function(FIGURE_DRAWN_JS, arg=CHART_PRELOAD_SELECTOR, timeout=STEP_TIMEOUT_MS, polling=POLL_MS)
+    await _until(page, "hidden chart of the empty page", FIGURE_DRAWN_JS, CHART_PRELOAD_SELECTOR)
 
 
 async def _inspect(page: Page, image: Path, tally: Tally, click: bool) -> None:
@@ -228,8 +272,8 @@ async def _inspect(page: Page, image: Path, tally: Tally, click: bool) -> None:
     digest = hashlib.sha256(image.read_bytes()).hexdigest()
     started = time.perf_counter()
     await page.locator(".st-key-inspect_upload input[type=file]").set_input_files(str(image))
-    await page.wait_for_function(FIGURE_DRAWN_JS, arg=figure_selector(digest), timeout=STEP_TIMEOUT_MS, polling=POLL_MS)
-    await page.wait_for_function(VERDICT_JS, timeout=STEP_TIMEOUT_MS, polling=POLL_MS)
+    await _until(page, "figure of the upload", FIGURE_DRAWN_JS, figure_selector(digest))
+    await _until(page, "verdict of the upload", VERDICT_JS)
     tally.uploads.append(time.perf_counter() - started)
     await _idle(page)
     if click:
@@ -241,7 +285,7 @@ async def _inspect(page: Page, image: Path, tally: Tally, click: bool) -> None:
 async def _remove(page: Page, image: Path) -> None:
     """Take the previous file out of the uploader (its chip's remove button), as an inspector does before the next."""
     await page.get_by_role("button", name=f"Remove {image.name}").click(timeout=STEP_TIMEOUT_MS)
-    await page.wait_for_function(FIGURE_DRAWN_JS, arg=CHART_PRELOAD_SELECTOR, timeout=STEP_TIMEOUT_MS, polling=POLL_MS)
+    await _until(page, "empty page after removing the file", FIGURE_DRAWN_JS, CHART_PRELOAD_SELECTOR)
     await _idle(page)
 
 
@@ -257,10 +301,12 @@ async def _session(
 ) -> None:
     """One browser context uploading ``images`` in turn: on one Inspect page kept open (the previous file removed
     before each upload), or on a fresh page each (``fresh_page``), pausing ``think()`` seconds after each verdict and
-    click; a failed step is counted and the session goes on from a fresh page."""
+    click (and before its first part: inspectors do not all start in the same second); a failed step is counted, the
+    page is kept as a screenshot for the first few, and the session goes on from a fresh page."""
     context = await browser.new_context(viewport=VIEWPORT)
     page: Page | None = None
     previous: Path | None = None
+    await asyncio.sleep(think())
     try:
         for image in images:
             step = "opening Inspect"
@@ -280,6 +326,10 @@ async def _session(
             except Exception as exc:  # every failure of a step is an error of the run, counted and named
                 tally.errors.append(f"{image.name}, {step}: {type(exc).__name__}: {str(exc).splitlines()[0]}")
                 if page is not None:
+                    if len(tally.errors) <= ERRORS_SHOWN:
+                        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+                        with contextlib.suppress(PlaywrightError):  # a page too broken to picture
+                            await page.screenshot(path=ARTIFACTS / f"load_error_{image.stem}.png", full_page=True)
                     await page.close()
                 page = None
             finally:
@@ -330,6 +380,8 @@ def _print_tally(title: str, tally: Tally) -> None:
     print(f"  {_summary('click -> neighbours', tally.clicks)}")
     if tally.lowered:
         print(f"  threshold moved to 0 before the click (no defect drawn at the calibrated one): {tally.lowered}")
+    if tally.clicks_repeated:
+        print(f"  clicks made again (nothing selected within {CLICK_WAIT_MS // 1000} s): {tally.clicks_repeated}")
 
 
 def _print_rss(samples: list[RssSample], rows: int = 20) -> None:
@@ -345,7 +397,7 @@ async def _drive(url: str, images: list[Path], args: argparse.Namespace, server_
     with tempfile.TemporaryDirectory(prefix="load_dashboard_") as scratch:
         folder = Path(scratch)
         async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch(executable_path=str(args.chromium), args=CHROMIUM_ARGS)
+            browser = await playwright.chromium.launch(executable_path=str(args.chromium), args=LOAD_CHROMIUM_ARGS)
             try:
                 warm = Tally()
                 await _session(browser, url, _uploads(images, folder, 1, 0, "warm"), tally=warm)

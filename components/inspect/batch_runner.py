@@ -43,6 +43,7 @@ def run(inputs: list[ImageInput], runs: dict[str, Run]) -> BatchResult:
             rejected.append(str(exc))
             continue
         decoded.append((source, resources.digest(source.data), image))
+    resources.keep_only_images({digest for _, digest, _ in decoded})
     pending = [
         (source, digest, image, model, run)
         for source, digest, image in decoded

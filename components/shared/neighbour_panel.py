@@ -79,7 +79,7 @@ def render(
     library = _library(run)
     if library is None:
         return
-    cache: dict[tuple[object, ...], SimilarCases] = st.session_state.setdefault("_neighbours", {})
+    cache: dict[tuple[object, ...], SimilarCases] = st.session_state.setdefault(resources.NEIGHBOURS_KEY, {})
     if cache_key not in cache:
         try:
             with st.spinner("Searching similar defects…"):

@@ -2,7 +2,7 @@
 
 Detectors, the embedder, the similarity store and each run's case library are shared by every session; predictions
 are kept in the session keyed by the image bytes' sha256 and the run, so reruns (a slider moved, a region clicked)
-never score an image twice.
+never score an image twice, and only while the image is on the page (:func:`keep_only_images`).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from services.similarity.store import SimilarityStore, StoreTarget, StoreUnavail
 
 PREDICTIONS_KEY = "_predictions"
 DECODED_KEY = "_decoded"
+NEIGHBOURS_KEY = "_neighbours"
 BUSY_MESSAGES = {
     DEMO_KIND: "the similar-defect index is being built by the demo build in the background; it opens when the "
     "build ends",
@@ -147,6 +148,15 @@ def _predictions() -> dict[tuple[str, str, str], Prediction]:
 def cached_prediction(run: Run, image_digest: str) -> Prediction | None:
     """The prediction of ``run`` on an image already scored in this session, if any."""
     return _predictions().get((image_digest, str(run.path), run.record.created_at))
+
+
+def keep_only_images(digests: set[str]) -> None:
+    """Forget what this session computed for images other than ``digests`` (decoded images, predictions, neighbour
+    searches): an inspector's page may stay open all shift, and each entry holds image-sized arrays."""
+    for name in (DECODED_KEY, PREDICTIONS_KEY, NEIGHBOURS_KEY):
+        cache: dict[object, object] = st.session_state.get(name) or {}
+        for key in [key for key in cache if (key if isinstance(key, str) else key[0]) not in digests]:  # type: ignore[index]
+            del cache[key]
 
 
 def predict(run: Run, image: LoadedImage, image_digest: str) -> Prediction:

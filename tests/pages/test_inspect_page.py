@@ -79,6 +79,21 @@ def test_threshold_slider_changes_the_verdict_without_rescoring(registry_env: Pa
     assert again is prediction, "moving the threshold must reuse the stored prediction"
 
 
+def test_a_session_keeps_only_what_it_computed_for_the_images_on_the_page(
+    registry_env: PageRegistry, app: AppTest
+) -> None:
+    crack = _defect_image(registry_env)
+    good = next((registry_env.dataset_root / "tile" / "test" / "good").glob("*.png")).read_bytes()
+    _upload(app, ("crack.png", crack))
+    app.file_uploader(key="inspect_upload").set_value([("good.png", good, "image/png")]).run()
+    assert not app.exception
+    kept = {hashlib.sha256(good).hexdigest()}
+    assert {key[0] for key in _predictions(app)} == kept, "the removed upload's prediction is forgotten"
+    assert set(app.session_state["_decoded"]) == kept
+    app.file_uploader(key="inspect_upload").set_value([]).run()
+    assert not _predictions(app) and not app.session_state["_decoded"]
+
+
 def test_both_models_side_by_side_on_one_upload(registry_env: PageRegistry, app: AppTest) -> None:
     app.run()
     app.radio(key="model").set_value("both").run()
