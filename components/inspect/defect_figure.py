@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import io
 import math
+from collections.abc import Sequence
 from functools import partial
 
 import cv2
@@ -64,7 +65,7 @@ def _region_pixels(region: DefectRegion, shape: tuple[int, int], stride: int) ->
     return np.stack([cols, rows], axis=1)
 
 
-def hit_stride(regions: tuple[DefectRegion, ...] | list[DefectRegion], height: int, width: int) -> int:
+def hit_stride(regions: Sequence[DefectRegion], height: int, width: int) -> int:
     """Grid step (image pixels) of the hit markers: ``HIT_GRID`` across the image's long side, coarser where the
     regions' boxes together would carry more than ``MAX_HIT_MARKERS``."""
     boxes = sum(region.bbox[2] * region.bbox[3] for region in regions)
