@@ -62,6 +62,8 @@ from functools import partial
 from pathlib import Path
 
 import psutil
+from PIL import Image
+from PIL.PngImagePlugin import PngInfo
 from playwright.async_api import Browser, Page, async_playwright
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
@@ -153,17 +155,25 @@ def _defect_images(settings: Settings) -> list[Path]:
     return images
 
 
-def cpu_seconds(pid: int) -> float:
-    """CPU seconds used so far by a process and all its descendants, those already ended and reaped included."""
-    root = psutil.Process(pid)
+def _tree_sum(root: psutil.Process, measure: Callable[[psutil.Process], float]) -> float:
+    """``measure`` summed over a process and all its descendants (one that ends meanwhile counts nothing)."""
     total = 0.0
     for process in [root, *root.children(recursive=True)]:
         try:
-            times = process.cpu_times()
+            total += measure(process)
         except psutil.NoSuchProcess:
             continue
-        total += times.user + times.system + times.children_user + times.children_system
     return total
+
+
+def _cpu(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds used so far by a process and all its descendants, those already ended and reaped included."""
+    return _tree_sum(psutil.Process(pid), _cpu)
 
 
 class RssSampler:
@@ -180,13 +190,7 @@ class RssSampler:
 
     def rss_mb(self) -> float:
         """The current RSS of the process and its children, in MB."""
-        total = 0
-        for process in [self.process, *self.process.children(recursive=True)]:
-            try:
-                total += process.memory_info().rss
-            except psutil.NoSuchProcess:
-                continue
-        return total / 2**20
+        return _tree_sum(self.process, lambda process: process.memory_info().rss) / 2**20
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):
@@ -341,9 +345,6 @@ async def _session(
 def _uploads(images: list[Path], folder: Path, count: int, start: int, tag: str) -> list[Path]:
     """``count`` files to upload, taking ``images`` in turn from ``start``: each a copy with a PNG text chunk naming
     the upload, so its bytes (and sha256) are new and no session reuses a prediction, while its pixels are the same."""
-    from PIL import Image
-    from PIL.PngImagePlugin import PngInfo
-
     files = []
     for i in range(count):
         source = images[(start + i) % len(images)]
